@@ -1,0 +1,25 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need.
+SHELL := /bin/bash
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: setup demo test sanity units lint molecule integration bench clean
+
+setup:
+	@scripts/setup
+
+demo: setup
+	@scripts/demo
+
+test: setup
+	@scripts/test
+
+# single stages of `make test`
+sanity units lint molecule integration: setup
+	@scripts/test $@
+
+bench: setup
+	@for b in tests/bench/bench_*.py; do .venv/bin/python "$$b" || exit 1; done
+
+clean:
+	@tests/lab/lab down >/dev/null 2>&1 || true
+	rm -rf .ansible tests/output .pytest_cache

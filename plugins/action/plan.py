@@ -1,0 +1,178 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action disnix.deploy.plan: evaluate, build, compose the manifest, plan the transition.
+
+Runs on the controller only. The infrastructure comes from the inventory (the host
+variables the disnix.deploy.infrastructure plugin sets), so the inventory is the one
+source of truth for targets.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
+from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest as manifest_lib
+from ansible_collections.disnix.deploy.plugins.plugin_utils import transition_plan
+from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_model import evaluate
+from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
+
+ARGSPEC = {
+    "services": {"type": "path"},
+    "distribution": {"type": "path"},
+    "generation": {"type": "str"},
+    "profile": {"type": "str", "default": "default"},
+    "coordinator_profile_dir": {"type": "path"},
+    "nixpkgs": {"type": "str", "default": ""},
+    "extra_params": {"type": "dict", "default": {}},
+    "targets_group": {"type": "str", "default": "disnix_targets"},
+    "nix_bin_dir": {"type": "path"},
+}
+
+
+def nixpkgs_from_nix_path() -> str:
+    """`nixpkgs=` of NIX_PATH, the way Disnix finds <nixpkgs>; '' when there is none."""
+    for entry in os.environ.get("NIX_PATH", "").split(":"):
+        if entry.startswith("nixpkgs="):
+            return entry[len("nixpkgs="):]
+    return ""
+
+
+def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """The infrastructure model as the inventory plugin left it, and target -> inventory host."""
+    infrastructure: dict[str, dict] = {}
+    hosts: dict[str, str] = {}
+    hostvars = task_vars["hostvars"]
+    for host in task_vars["groups"].get(group, []):
+        hv = hostvars[host]
+        if "disnix_system" not in hv:
+            raise AnsibleActionFail(f"host {host} of group {group} has no disnix_ variables: "
+                                    "use the disnix.deploy.infrastructure inventory plugin")
+        name = hv.get("disnix_target_name", host)
+        hosts[name] = host
+        infrastructure[name] = {
+            "properties": hv["disnix_properties"],
+            "containers": hv["disnix_containers"],
+            "system": hv["disnix_system"],
+            "numOfCores": hv["disnix_num_of_cores"],
+            "clientInterface": hv["disnix_client_interface"],
+            "targetProperty": hv["disnix_target_property"],
+        }
+    if not infrastructure:
+        raise AnsibleActionFail(f"the inventory has no hosts in group {group}")
+    return infrastructure, hosts
+
+
+class ActionModule(ActionBase):
+    """Plans a deployment; changes nothing on any target."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        try:
+            result.update(self._plan(args, task_vars or {}))
+        except ModelError as exc:
+            raise AnsibleActionFail(f"invalid model: {exc}") from None
+        except store.DeployError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        result["changed"] = False
+        return result
+
+    def _plan(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        started = time.monotonic()
+        nix_bin = args["nix_bin_dir"]
+        infrastructure, hosts = infrastructure_from_inventory(task_vars, args["targets_group"])
+        profile_path = store.coordinator_profile(args["profile"], args["coordinator_profile_dir"])
+        gens = store.generations(profile_path)
+        current = store.current_generation(profile_path)
+        old_path = gens.get(current) if current is not None else None
+        old = store.load_manifest(old_path)
+        check = self._task.check_mode
+        built: list[str] = []
+        to_build: list[str] = []
+
+        if args["generation"]:
+            new_path, number = self._pick_generation(args["generation"], gens, current)
+            new = store.load_manifest(new_path)
+        else:
+            if not args["services"] or not args["distribution"]:
+                raise AnsibleActionFail("set disnix_services and disnix_distribution (paths of the services and distribution models)")
+            arch = evaluate(args["services"], args["distribution"], infrastructure,
+                            nixpkgs=args["nixpkgs"] or nixpkgs_from_nix_path(), extra_params=args["extra_params"],
+                            nix_instantiate=store.tool("nix-instantiate", nix_bin))
+            new = manifest_lib.compose(arch, infrastructure, args["profile"])
+            number = None
+            to_build = sorted({m.drv for m in arch.mappings})
+            if check:
+                new_path = None
+            else:
+                built = store.realise(to_build, nix_bin)
+                store.build_profiles(new, nix_bin)
+                new_path = store.add_manifest(new, nix_bin)
+
+        present = set(hosts)
+        missing = sorted(t for t in new["targets"] if t not in present)
+        if missing:
+            raise AnsibleActionFail(f"the manifest deploys to {', '.join(missing)}, which the inventory does not have")
+        transition = transition_plan.plan(old, new, present)
+        targets = {}
+        for name in sorted(new["targets"]):
+            prof = new["targets"][name]["profile"]
+            targets[name] = {
+                "host": hosts[name],
+                "profile": prof,
+                # in check mode there is no profile yet: its services stand in for the closure
+                "closure": store.closure(prof, nix_bin) if prof else manifest_lib.services_on(new, name),
+                "num_of_cores": new["targets"][name]["numOfCores"],
+            }
+        lines = transition_plan.describe(transition)
+        if check and not args["generation"]:
+            lines = [f"would build {d}" for d in to_build] + lines
+        return {
+            "run_id": uuid.uuid4().hex,
+            # who holds the target locks: a lock whose process is gone is stale
+            "controller": socket.gethostname(),
+            "controller_pid": os.getppid(),
+            "user": getpass.getuser(),
+            "profile": args["profile"],
+            "coordinator_profile": profile_path,
+            "generation": current,
+            "target_generation": number,
+            "manifest_path": new_path,
+            "previous_manifest_path": old_path,
+            "up_to_date": new_path is not None and new_path == old_path,
+            "targets": targets,
+            "hosts": {t["host"]: name for name, t in targets.items()},
+            "plan": transition,
+            "plan_lines": lines,
+            "built": built,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+
+    @staticmethod
+    def _pick_generation(wanted: str, gens: dict[int, str], current: int | None) -> tuple[str, int]:
+        if wanted == "previous":
+            older = [g for g in gens if current is not None and g < current]
+            if not older:
+                raise AnsibleActionFail("there is no previous generation to roll back to"
+                                        + (f" (current: {current})" if current else " (nothing deployed yet)"))
+            number = max(older)
+        else:
+            try:
+                number = int(wanted)
+            except ValueError:
+                raise AnsibleActionFail(f"generation must be a number or 'previous', got {wanted!r}") from None
+            if number not in gens:
+                raise AnsibleActionFail(f"generation {number} does not exist (have: {', '.join(map(str, sorted(gens))) or 'none'})")
+        return gens[number], number

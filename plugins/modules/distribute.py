@@ -1,0 +1,68 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation of the action plugin disnix.deploy.distribute (plugins/action/distribute.py).
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: distribute
+short_description: Copy Nix store paths from the controller to a target over its connection
+version_added: 0.1.0
+author:
+  - disnix.deploy developers
+description:
+  - Exports the given store paths on the controller with C(nix-store --export) into one file,
+    puts that file on the target through the host's Ansible connection and imports it there
+    with C(nix-store --import).
+  - Give it only the paths the target lacks, in closure order (dependencies first), as
+    M(disnix.deploy.target_state) reports them; C(playbooks/deploy.yml) does.
+  - Importing only makes paths valid in the target's store; no running service changes.
+options:
+  paths:
+    description: Store paths to send, dependencies before dependants.
+    type: list
+    elements: str
+    required: true
+  nix_store:
+    description: The C(nix-store) to run on the target.
+    type: str
+    default: nix-store
+  nix_bin_dir:
+    description: Directory of the controller's Nix tools; by default they are looked up on E(PATH).
+    type: path
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  action:
+    support: full
+  async:
+    support: none
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+---
+- name: Copy what the target lacks
+  disnix.deploy.distribute:
+    paths: "{{ disnix_state.invalid_paths }}"
+    nix_store: "{{ disnix_state.nix_store }}"
+"""
+
+RETURN = r"""
+paths:
+  description: The store paths sent (or that would be sent, in check mode).
+  returned: always
+  type: list
+  elements: str
+count:
+  description: Number of store paths sent.
+  returned: always
+  type: int
+bytes:
+  description: Size of the export file sent (0 in check mode).
+  returned: always
+  type: int
+"""

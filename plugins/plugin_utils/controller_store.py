@@ -1,0 +1,150 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Nix store work on the controller: building, profiles, closures, exports, generations.
+
+Controller generations are a Nix profile of manifests, as Disnix's coordinator profile:
+`<dir>/<profile>-<N>-link` points to a manifest whose references keep the whole deployment
+(target profiles and their closures) alive, so rollback can always deploy it again.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import subprocess
+import tempfile
+from typing import Any
+
+from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest as manifest_lib
+from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_nix import MANIFEST, PROFILES
+
+
+class DeployError(Exception):
+    """A deployment step on the controller failed; the message says which and why."""
+
+
+def _run(cmd: list[str], what: str, stdin: str | None = None, timeout: int = 3600) -> str:
+    try:
+        proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise DeployError(f"{what}: {cmd[0]} not found on the controller (install Nix: make setup)") from None
+    except subprocess.TimeoutExpired:
+        raise DeployError(f"{what}: {cmd[0]} did not finish within {timeout} s") from None
+    if proc.returncode != 0:
+        raise DeployError(f"{what} failed: {proc.stderr.strip()[-4000:]}")
+    return proc.stdout
+
+
+def tool(name: str, nix_bin_dir: str | None = None) -> str:
+    return os.path.join(nix_bin_dir, name) if nix_bin_dir else name
+
+
+def realise(drvs: list[str], nix_bin_dir: str | None = None) -> list[str]:
+    """Builds derivations in one nix-store call (Nix runs independent builds in parallel)."""
+    if not drvs:
+        return []
+    out = _run([tool("nix-store", nix_bin_dir), "--realise", "--quiet", *sorted(set(drvs))], "building the services")
+    return out.split()
+
+
+def evaluate_json(expression: str, args: dict[str, str], what: str, nix_bin_dir: str | None = None) -> Any:
+    with tempfile.TemporaryDirectory(prefix="disnix-") as tmp:
+        path = os.path.join(tmp, "expr.nix")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(expression)
+        cmd = [tool("nix-instantiate", nix_bin_dir), "--eval", "--strict", "--json", "--read-write-mode", path]
+        for k, v in args.items():
+            cmd += ["--argstr", k, v]
+        return json.loads(_run(cmd, what))
+
+
+def build_profiles(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> dict[str, str]:
+    """Builds every target's profile and records it in the manifest: {target: store path}."""
+    with tempfile.TemporaryDirectory(prefix="disnix-profiles-") as tmp:
+        spec = {}
+        for target in manifest["targets"]:
+            mdir = os.path.join(tmp, target)
+            os.makedirs(mdir)
+            with open(os.path.join(mdir, "profilemanifest.json"), "w", encoding="utf-8") as f:
+                json.dump(manifest_lib.profile_manifest(manifest, target), f, sort_keys=True, indent=1)
+            spec[target] = {"services": manifest_lib.services_on(manifest, target), "manifestDir": mdir}
+        profiles = evaluate_json(PROFILES, {"specJSON": json.dumps(spec)}, "instantiating the target profiles", nix_bin_dir)
+    realise([p["drv"] for p in profiles.values()], nix_bin_dir)
+    for target, p in profiles.items():
+        manifest["targets"][target]["profile"] = p["out"]
+    return {t: p["out"] for t, p in profiles.items()}
+
+
+def add_manifest(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> str:
+    """The manifest as a store path that references every target profile."""
+    refs = sorted(t["profile"] for t in manifest["targets"].values() if t["profile"])
+    return evaluate_json(MANIFEST, {"text": manifest_lib.dumps(manifest), "refsJSON": json.dumps(refs)},
+                         "adding the manifest to the store", nix_bin_dir)
+
+
+def closure(path: str, nix_bin_dir: str | None = None) -> list[str]:
+    """The closure of a path, dependencies before dependants (the order nix-store --import needs)."""
+    return _run([tool("nix-store", nix_bin_dir), "--query", "--requisites", path], "querying a closure").split()
+
+
+def export(paths: list[str], dest: str, nix_bin_dir: str | None = None) -> None:
+    with open(dest, "wb") as out:
+        proc = subprocess.run([tool("nix-store", nix_bin_dir), "--export", *paths], stdout=out,
+                              stderr=subprocess.PIPE, check=False)
+    if proc.returncode != 0:
+        raise DeployError("exporting store paths failed: " + proc.stderr.decode(errors="replace").strip())
+
+
+# ---------------------------------------------------------------------------- generations
+
+def coordinator_profile(profile: str, profile_dir: str | None = None) -> str:
+    """Disnix's coordinator profile location, per user."""
+    base = profile_dir or os.path.join("/nix/var/nix/profiles/per-user", getpass.getuser(), "disnix-coordinator")
+    return os.path.join(base, profile)
+
+
+def generations(profile_path: str) -> dict[int, str]:
+    """{generation number: manifest store path} of a coordinator profile."""
+    directory, name = os.path.split(profile_path)
+    found: dict[int, str] = {}
+    if not os.path.isdir(directory):
+        return found
+    pattern = re.compile(re.escape(name) + r"-(\d+)-link$")
+    for entry in os.listdir(directory):
+        match = pattern.match(entry)
+        if match:
+            found[int(match.group(1))] = os.readlink(os.path.join(directory, entry))
+    return found
+
+
+def current_generation(profile_path: str) -> int | None:
+    try:
+        link = os.readlink(profile_path)
+    except OSError:
+        return None
+    match = re.search(r"-(\d+)-link$", link)
+    return int(match.group(1)) if match else None
+
+
+def load_manifest(path: str | None) -> dict[str, Any] | None:
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def set_generation(profile_path: str, manifest_path: str, nix_bin_dir: str | None = None) -> int:
+    """Makes the manifest the current generation (a new one unless it already is)."""
+    os.makedirs(os.path.dirname(profile_path), exist_ok=True)
+    _run([tool("nix-env", nix_bin_dir), "--profile", profile_path, "--set", manifest_path], "setting the controller generation")
+    gen = current_generation(profile_path)
+    if gen is None:
+        raise DeployError(f"{profile_path} has no generation after nix-env --set")
+    return gen
+
+
+def switch_generation(profile_path: str, number: int, nix_bin_dir: str | None = None) -> None:
+    _run([tool("nix-env", nix_bin_dir), "--profile", profile_path, "--switch-generation", str(number)],
+         f"switching the controller to generation {number}")

@@ -1,0 +1,183 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Services and distribution models: evaluation with Nix and Disnix's validation rules.
+
+Evaluation runs in two phases. The structure phase reads names, types, dependency edges
+and distribution without touching any package, so every model error is reported before a
+single derivation is instantiated; the packages phase then gives each mapping's
+derivation and output path, evaluated for the system of its target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_nix import EVALUATE
+from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
+from ansible_collections.disnix.deploy.plugins.plugin_utils.nix_eval import translate_error
+
+EDGE_KINDS = ("dependsOn", "connectsTo", "activatesAfter")
+
+
+@dataclass
+class Mapping:
+    """One service deployed to one target, in one container."""
+
+    service: str
+    target: str
+    container: str
+    type: str
+    drv: str = ""
+    out: str = ""
+
+
+@dataclass
+class Architecture:
+    """The evaluated deployment: services, their edges and where each one runs."""
+
+    services: dict[str, dict[str, Any]]
+    mappings: list[Mapping] = field(default_factory=list)
+
+    def mappings_of(self, service: str) -> list[Mapping]:
+        return [m for m in self.mappings if m.service == service]
+
+
+def _where(position: dict | None, fallback: str) -> dict[str, Any]:
+    if position:
+        return {"path": position["file"], "line": position["line"], "column": position["column"]}
+    return {"path": fallback}
+
+
+def _run_nix(nix_instantiate: str, args: list[str], models: str) -> Any:
+    cmd = [nix_instantiate, "--eval", "--strict", "--json", "--read-write-mode"] + args
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    except FileNotFoundError:
+        raise ModelError(f"{nix_instantiate} not found: evaluating services and distribution models needs Nix on the controller") from None
+    if proc.returncode != 0:
+        error = translate_error(proc.stderr)
+        if error.path is None or error.path == args[0]:
+            # raised by our own driver (its messages name the service): point at the models
+            error = ModelError(error.message, models)
+        raise error
+    return json.loads(proc.stdout)
+
+
+def evaluate(services_file: str, distribution_file: str, infrastructure: dict[str, dict], *,
+             nixpkgs: str = "", extra_params: dict | None = None,
+             nix_instantiate: str = "nix-instantiate") -> Architecture:
+    """Evaluates and validates the models; raises ModelError naming file, line and problem."""
+    for path, what in ((services_file, "services model"), (distribution_file, "distribution model")):
+        if not os.path.isfile(path):
+            raise ModelError(f"{what} not found", path=path)
+    with tempfile.TemporaryDirectory(prefix="disnix-eval-") as tmp:
+        driver = os.path.join(tmp, "evaluate.nix")
+        with open(driver, "w", encoding="utf-8") as f:
+            f.write(EVALUATE)
+        base = [driver,
+                "--argstr", "servicesFile", os.path.abspath(services_file),
+                "--argstr", "distributionFile", os.path.abspath(distribution_file),
+                "--argstr", "infrastructureJSON", json.dumps(infrastructure),
+                "--argstr", "nixpkgs", nixpkgs or "",
+                "--argstr", "extraParamsJSON", json.dumps(extra_params or {})]
+        models = f"{services_file}, {distribution_file}"
+        structure = _run_nix(nix_instantiate, base + ["--argstr", "phase", "structure"], models)
+        arch = validate(structure, infrastructure, services_file, distribution_file)
+        packages = _run_nix(nix_instantiate, base + ["--argstr", "phase", "packages"], models)
+    for mapping in arch.mappings:
+        built = next(p for p in packages[mapping.service] if p["target"] == mapping.target)
+        mapping.drv, mapping.out = built["drv"], built["out"]
+    return arch
+
+
+def validate(structure: dict, infrastructure: dict[str, dict], services_file: str,
+             distribution_file: str) -> Architecture:
+    """Disnix's rules on the evaluated structure; the first problem found is raised."""
+    services: dict[str, dict] = structure["services"]
+    distribution: dict[str, dict] = structure["distribution"]
+
+    for attr in sorted(services):
+        s = services[attr]
+        where = _where(s.get("position") or s.get("attrPosition"), services_file)
+        if s["name"] is None:
+            raise ModelError(f"service '{attr}' has no name attribute (it must be \"{attr}\")",
+                             **_where(s.get("attrPosition"), services_file))
+        if s["name"] != attr:
+            raise ModelError(f"service '{attr}' has name \"{s['name']}\": a service's name must equal its attribute name", **where)
+        if s["type"] is None:
+            raise ModelError(f"service '{attr}' has no type (process, wrapper, echo, package or a Dysnomia module)",
+                             **_where(s.get("attrPosition"), services_file))
+        if not s["hasPkg"]:
+            raise ModelError(f"service '{attr}' has no pkg", **_where(s.get("attrPosition"), services_file))
+        for kind in EDGE_KINDS:
+            for param, dep in sorted(s[kind].items()):
+                if dep not in services:
+                    raise ModelError(f"service '{attr}': {kind}.{param} refers to '{dep}', which is not in the services model", **where)
+
+    for name in sorted(distribution):
+        d = distribution[name]
+        where = _where(d.get("position"), distribution_file)
+        if name not in services:
+            raise ModelError(f"the distribution maps '{name}', which is not a service of {services_file}", **where)
+        if not d["mappings"]:
+            continue
+        for m in d["mappings"]:
+            if m["target"] not in infrastructure:
+                raise ModelError(f"'{name}' is distributed to '{m['target']}', which is not a target of the infrastructure", **where)
+
+    distributed = {n for n, d in distribution.items() if d["mappings"]}
+    for attr in sorted(distributed):
+        s = services[attr]
+        where = _where(s.get("position") or s.get("attrPosition"), services_file)
+        for kind in ("dependsOn", "connectsTo"):
+            for param, dep in sorted(s[kind].items()):
+                if dep not in distributed:
+                    raise ModelError(f"service '{attr}' depends on '{dep}' ({kind}.{param}), but '{dep}' is not distributed to any target", **where)
+                if kind == "dependsOn" and s["type"] != "package" and services[dep]["type"] == "package":
+                    raise ModelError(f"service '{attr}' of type '{s['type']}' depends on '{dep}', a package: "
+                                     "only package services may depend on packages", **where)
+
+    cycle = find_cycle({a: sorted(set(services[a]["dependsOn"].values()) | set(services[a]["activatesAfter"].values()))
+                        for a in sorted(distributed)})
+    if cycle:
+        s = services[cycle[0]]
+        raise ModelError("dependsOn cycle: " + " -> ".join(cycle), **_where(s.get("position") or s.get("attrPosition"), services_file))
+
+    arch = Architecture(services={a: services[a] for a in sorted(distributed)})
+    for name in sorted(distributed):
+        for m in distribution[name]["mappings"]:
+            container = m["container"] or services[name]["type"]
+            arch.mappings.append(Mapping(service=name, target=m["target"], container=container, type=services[name]["type"]))
+    return arch
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str]:
+    """A dependency cycle as [a, b, ..., a], or [] when the graph has none."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                return path[path.index(dep):] + [dep]
+            if dep in graph and state.get(dep) is None:
+                found = visit(dep)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if state.get(node) is None:
+            found = visit(node)
+            if found:
+                return found
+    return []

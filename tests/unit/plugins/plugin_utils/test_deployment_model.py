@@ -1,0 +1,119 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Services and distribution models evaluated with the real nix-instantiate."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+
+import pytest
+
+from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest
+from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_model import evaluate, find_cycle
+from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
+
+pytestmark = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="needs Nix")
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "examples", "hello-world")
+
+
+def infra(*names: str, system: str = "x86_64-linux") -> dict:
+    return {n: {"properties": {"hostname": n}, "containers": {"process": {"runtimeDir": "/run"}}, "system": system,
+                "numOfCores": 1, "clientInterface": "disnix-ssh-client", "targetProperty": "hostname"} for n in names}
+
+
+# a derivation that is only instantiated, never built, in these tests
+PKG = 'derivation { name = "x"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; }'
+
+
+def models(tmp_path, services: str, distribution: str) -> tuple[str, str]:
+    s, d = tmp_path / "services.nix", tmp_path / "distribution.nix"
+    s.write_text(textwrap.dedent(services))
+    d.write_text(textwrap.dedent(distribution))
+    return str(s), str(d)
+
+
+def test_hello_world_client_is_rebuilt_when_the_server_moves():
+    services = os.path.join(EXAMPLE, "services.nix")
+    one = evaluate(services, os.path.join(EXAMPLE, "distribution-scenario1.nix"), infra("test1", "test2", "test3"))
+    two = evaluate(services, os.path.join(EXAMPLE, "distribution-scenario2.nix"), infra("test1", "test2", "test3"))
+    assert [(m.service, m.target, m.container, m.type) for m in one.mappings] == [
+        ("hello_world_client", "test1", "package", "package"),
+        ("hello_world_server", "test2", "process", "process"),
+    ]
+    assert all(m.drv.endswith(".drv") and m.out.startswith("/nix/store/") for m in one.mappings)
+    clients = [m.out for m in two.mappings_of("hello_world_client")]
+    assert len(clients) == 2 and clients[0] == clients[1] == one.mappings_of("hello_world_client")[0].out
+
+    moved = infra("test1", "test2", "test3")
+    moved["test2"]["properties"]["hostname"] = "elsewhere"
+    three = evaluate(services, os.path.join(EXAMPLE, "distribution-scenario1.nix"), moved)
+    assert three.mappings_of("hello_world_client")[0].out != one.mappings_of("hello_world_client")[0].out
+    assert three.mappings_of("hello_world_server")[0].out == one.mappings_of("hello_world_server")[0].out
+
+
+def test_manifest_orders_and_keys(tmp_path):
+    s, d = models(tmp_path, f"""\
+        {{ system, ... }}:
+        rec {{
+          db = {{ name = "db"; type = "process"; pkg = {PKG}; }};
+          api = {{ name = "api"; type = "process"; dependsOn = {{ inherit db; }};
+                  pkg = {{ db }}: {PKG} // {{ name = "api-" + db.target.properties.hostname; }}; }};
+        }}
+        """, """\
+        { infrastructure }:
+        { db = [ infrastructure.a ]; api = { targets = [ { target = infrastructure.b; container = "process"; } ]; }; }
+        """)
+    m = manifest.compose(evaluate(s, d, infra("a", "b")), infra("a", "b"), "default")
+    api = next(x for x in m["mappings"] if x["service"] == "api")
+    db = next(x for x in m["mappings"] if x["service"] == "db")
+    assert api["dependsOn"] == [db["id"]]
+    assert api["properties"] == {"runtimeDir": "/run"}
+    assert api["key"] != db["key"] and len(api["key"]) == 64
+
+
+@pytest.mark.parametrize("services,distribution,message,where", [
+    ("{ system, ... }: { a = { name = \"b\"; type = \"echo\"; pkg = PKG; }; }",
+     "{ infrastructure }: { a = [ infrastructure.t ]; }",
+     "service 'a' has name \"b\"", "services.nix:1:"),
+    ("{ system, ... }: { a = { name = \"a\"; type = \"echo\"; pkg = PKG; }; }",
+     "{ infrastructure }: {\n  a = [ infrastructure.t ];\n  zz = [ infrastructure.t ];\n}",
+     "'zz', which is not a service", "distribution.nix:3:3"),
+    ("{ system, ... }: { a = { name = \"a\"; type = \"echo\"; pkg = PKG; }; }",
+     "{ infrastructure }: {\n  a = [ infrastructure.nowhere ];\n}",
+     "nowhere", "distribution.nix:2:"),
+    ("{ system, ... }: rec {\n  a = { name = \"a\"; type = \"echo\"; pkg = PKG; dependsOn = { inherit b; }; };\n"
+     "  b = { name = \"b\"; type = \"echo\"; pkg = PKG; };\n}",
+     "{ infrastructure }: { a = [ infrastructure.t ]; }",
+     "depends on 'b' (dependsOn.b), but 'b' is not distributed", "services.nix:2:"),
+    ("{ system, ... }: rec {\n  a = { name = \"a\"; type = \"echo\"; pkg = PKG; dependsOn = { inherit b; }; };\n"
+     "  b = { name = \"b\"; type = \"echo\"; pkg = PKG; dependsOn = { inherit a; }; };\n}",
+     "{ infrastructure }: { a = [ infrastructure.t ]; b = [ infrastructure.t ]; }",
+     "dependsOn cycle: a -> b -> a", "services.nix:2:"),
+    ("{ system, ... }: rec {\n  a = { name = \"a\"; type = \"process\"; pkg = PKG; dependsOn = { inherit b; }; };\n"
+     "  b = { name = \"b\"; type = \"package\"; pkg = PKG; };\n}",
+     "{ infrastructure }: { a = [ infrastructure.t ]; b = [ infrastructure.t ]; }",
+     "only package services may depend on packages", "services.nix:2:"),
+])
+def test_model_errors_name_the_file_and_place(tmp_path, services, distribution, message, where):
+    s, d = models(tmp_path, services.replace("PKG", PKG), distribution)
+    with pytest.raises(ModelError) as err:
+        evaluate(s, d, infra("t"))
+    assert message in str(err.value)
+    assert where in str(err.value)
+
+
+def test_pkgs_is_only_needed_when_used(tmp_path):
+    s, d = models(tmp_path, "{ system, pkgs, ... }: { a = { name = \"a\"; type = \"echo\"; pkg = pkgs.hello; }; }",
+                  "{ infrastructure }: { a = [ infrastructure.t ]; }")
+    with pytest.raises(ModelError) as err:
+        evaluate(s, d, infra("t"), nixpkgs="")
+    assert "no nixpkgs" in str(err.value)
+
+
+def test_find_cycle():
+    assert find_cycle({"a": ["b"], "b": ["c"], "c": []}) == []
+    assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
+    assert find_cycle({"x": ["x"]}) == ["x", "x"]
