@@ -9,7 +9,7 @@ name: infrastructure
 short_description: Disnix infrastructure model as inventory
 version_added: 0.1.0
 author:
-  - disnix.deploy developers
+  - disnix.deploy developers (!UNKNOWN)
 description:
   - Reads a Disnix infrastructure model (Disnix's Nix syntax, JSON or YAML) and turns every
     target into an Ansible host with the C(disnix_) host variables and groups that
@@ -43,7 +43,7 @@ options:
       - Path of the infrastructure model, a C(.nix), C(.json), C(.yml) or C(.yaml) file.
       - A relative path is relative to the directory of this configuration file.
     required: true
-    type: path
+    type: str
   nix:
     description:
       - How to evaluate a C(.nix) model.
@@ -163,7 +163,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
-        model_path = self.get_option("infrastructure")
+        # a str option: Ansible would resolve a path option against the working directory
+        model_path = os.path.expanduser(self.get_option("infrastructure"))
         if not os.path.isabs(model_path):
             model_path = os.path.join(os.path.dirname(os.path.abspath(path)), model_path)
         try:

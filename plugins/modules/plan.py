@@ -9,7 +9,7 @@ module: plan
 short_description: Evaluate Disnix models, build the services and plan the transition
 version_added: 0.1.0
 author:
-  - disnix.deploy developers
+  - disnix.deploy developers (!UNKNOWN)
 description:
   - Runs on the controller. Loads the services and distribution models (Disnix's Nix syntax)
     against the infrastructure of the inventory, validates them, builds every service for the

@@ -42,7 +42,7 @@ def _layers(nodes: dict[str, dict], before: dict[str, set[str]]) -> list[list[st
 
 
 def _step(op: str, m: dict) -> dict[str, Any]:
-    return {k: m[k] for k in ("key", "service", "pkg", "type", "container", "properties")} | {"op": op, "id": m["id"]}
+    return {k: m[k] for k in ("key", "service", "pkg", "type", "container", "properties")} | {"op": op}
 
 
 def plan(old: dict[str, Any] | None, new: dict[str, Any], present_targets: set[str] | None = None) -> dict[str, Any]:

@@ -83,5 +83,5 @@ def test_steps_carry_what_the_target_needs():
     a = mapping("a", "t1")
     a["properties"] = {"runtimeDir": "/run"}
     (step,) = transition_plan.plan(None, manifest(a))["waves"][0]["steps"]["t1"]
-    assert step == {"op": "activate", "id": a["id"], "key": a["key"], "service": "a", "pkg": a["pkg"],
+    assert step == {"op": "activate", "key": a["key"], "service": "a", "pkg": a["pkg"],
                     "type": "process", "container": "process", "properties": {"runtimeDir": "/run"}}

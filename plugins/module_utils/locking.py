@@ -1,0 +1,187 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Locking a target profile the way Disnix does (profilelocking.c): every service of the
+currently deployed profile manifest is asked to ``lock`` (and may refuse), then
+``$TMPDIR/disnix-<profile>.lock`` is created with O_EXCL. Unlocking notifies ``unlock`` and
+removes the file.
+
+Runs on targets: Python 3.8+, standard library only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+import os
+import time
+
+from ansible_collections.disnix.deploy.plugins.module_utils import profiles
+from ansible_collections.disnix.deploy.plugins.module_utils.activation_log import ActivationLog
+from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import Operation, run_operation
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import (
+    TargetError, check_profile_name, hostname, read_json_file, remove_file)
+from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
+
+
+def lock_path(profile: str, tmpdir: str) -> str:
+    return os.path.join(tmpdir, "disnix-%s.lock" % check_profile_name(profile))
+
+
+def read_lock(path: str) -> dict | None:
+    """The lock file's content; ``{"raw": text}`` for a lock not written by this collection."""
+    exists, data = read_json_file(path)
+    if not exists:
+        return None
+    return data if isinstance(data, dict) else {"raw": json.dumps(data)}
+
+
+def describe_holder(info: dict, path: str, now: float | None = None) -> str:
+    """Who holds a lock, for error messages."""
+    if "run_id" not in info:
+        return "an unknown holder (%s was not written by disnix.deploy; Disnix itself leaves it empty)" % path
+    since = info.get("since")
+    age = ""
+    if isinstance(since, (int, float)):
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+        age = " since %s (%d s ago)" % (when, int((now or time.time()) - since))
+    return "run %s (controller %s, user %s, pid %s)%s" % (
+        info.get("run_id"), info.get("controller") or "unknown", info.get("user") or "unknown", info.get("pid") or "unknown", age)
+
+
+@dataclasses.dataclass
+class LockRequest:
+    profile: str
+    tmpdir: str
+    run_id: str
+    log_dir: str
+    controller: str | None = None
+    controller_pid: int | None = None
+    user: str | None = None
+    force: bool = False
+    timeout: float = 10
+
+    @property
+    def path(self) -> str:
+        return lock_path(self.profile, self.tmpdir)
+
+    def lock_info(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "controller": self.controller,
+            "user": self.user or _local_user(),
+            "pid": self.controller_pid,
+            "since": int(time.time()),
+            "profile": self.profile,
+        }
+
+
+def _local_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def deployed_operations(request: LockRequest, op: str) -> list[Operation]:
+    """``op`` for every service of the currently deployed profile manifest."""
+    link = profiles.profile_link(request.profile)
+    manifest = profiles.read_manifest(profiles.current_path(link))
+    return [Operation(op=op, pkg=s.get("pkg", ""), type=s.get("type", ""), container=s.get("container") or "",
+                      properties=s.get("properties") or {}, service=s.get("name", ""), key=s.get("key", ""),
+                      timeout=request.timeout)
+            for s in profiles.manifest_services(manifest)]
+
+
+def _summary(operation: Operation, ok: bool, output: str) -> dict:
+    return {"service": operation.service, "key": operation.key, "type": operation.type,
+            "container": operation.container_name, "op": operation.op, "ok": ok, "output": output}
+
+
+def _notify(operations: list[Operation], log: ActivationLog, stop_on_failure: bool) -> list[dict]:
+    results = []
+    for operation in operations:
+        result = run_operation(operation)
+        log.record(operation, result)
+        results.append(_summary(operation, result.ok, result.output))
+        if not result.ok and stop_on_failure:
+            break
+    return results
+
+
+def _held_error(request: LockRequest, holder: dict, suffix: str = "") -> TargetError:
+    return TargetError("profile '%s' on %s is locked by %s; lock file %s%s"
+                       % (request.profile, hostname(), describe_holder(holder, request.path), request.path, suffix),
+                       lock_holder=holder, lock_file=request.path)
+
+
+def acquire(request: LockRequest, check_mode: bool = False) -> dict:
+    """Lock the profile; the module result (without ``failed``). Raises TargetError."""
+    holder = read_lock(request.path)
+    if holder is not None:
+        if holder.get("run_id") == request.run_id:
+            return {"changed": False, "lock": holder, "lock_file": request.path, "services": [],
+                    "msg": "profile '%s' is already locked by this run" % request.profile}
+        raise _held_error(request, holder)
+    operations = deployed_operations(request, "lock")
+    if check_mode:
+        return {"changed": True, "lock": None, "lock_file": request.path,
+                "services": [_summary(o, True, "check mode: would lock") for o in operations],
+                "msg": "would lock profile '%s' and %d service(s)" % (request.profile, len(operations))}
+    log = ActivationLog(request.log_dir, request.run_id)
+    results = _notify(operations, log, stop_on_failure=True)
+    refused = [r for r in results if not r["ok"]]
+    if refused:
+        _release_services(operations[:len(results) - 1], log)
+        raise TargetError("%s refused to be locked on %s, so the profile '%s' stays unlocked (the services locked before were "
+                          "unlocked again): %s" % (refused[0]["service"], hostname(), request.profile, refused[0]["output"]),
+                          services=results, refused_service=refused[0]["service"], lock_file=request.path)
+    info = request.lock_info()
+    try:
+        _create_exclusive(request.path, info)
+    except FileExistsError:
+        _release_services(operations, log)
+        raise _held_error(request, read_lock(request.path) or {})
+    return {"changed": True, "lock": info, "lock_file": request.path, "services": results,
+            "msg": "locked profile '%s' and %d service(s)" % (request.profile, len(operations))}
+
+
+def _release_services(operations: list[Operation], log: ActivationLog) -> list[dict]:
+    unlock = [dataclasses.replace(o, op="unlock") for o in reversed(operations)]
+    return _notify(unlock, log, stop_on_failure=False)
+
+
+def _create_exclusive(path: str, info: dict) -> None:
+    """Create the lock file; FileExistsError when another run was quicker."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise TargetError("cannot create the lock file %s on %s: %s" % (path, hostname(), exc.strerror or exc))
+    try:
+        os.write(fd, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def release(request: LockRequest, check_mode: bool = False) -> dict:
+    """Unlock the profile; the module result (``warnings`` for services whose unlock failed)."""
+    holder = read_lock(request.path)
+    if holder is None:
+        return {"changed": False, "lock": None, "lock_file": request.path, "services": [],
+                "msg": "profile '%s' is not locked" % request.profile}
+    if holder.get("run_id") != request.run_id and not request.force:
+        raise _held_error(request, holder, "; not unlocking another run's lock without force")
+    operations = deployed_operations(request, "unlock")
+    if check_mode:
+        return {"changed": True, "lock": holder, "lock_file": request.path,
+                "services": [_summary(o, True, "check mode: would unlock") for o in operations],
+                "msg": "would unlock profile '%s' and %d service(s)" % (request.profile, len(operations))}
+    log = ActivationLog(request.log_dir, request.run_id)
+    results = _notify(operations, log, stop_on_failure=False)
+    remove_file(request.path)
+    Journal(journal_path(request.profile, request.tmpdir)).clear_run(request.run_id)
+    warnings = ["%s did not unlock cleanly: %s" % (r["service"], r["output"]) for r in results if not r["ok"]]
+    return {"changed": True, "lock": None, "lock_file": request.path, "services": results, "warnings": warnings,
+            "msg": "unlocked profile '%s' and %d service(s)" % (request.profile, len(operations))}

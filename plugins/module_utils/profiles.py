@@ -1,0 +1,89 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The target's Disnix profile: /nix/var/nix/profiles/disnix/<profile>, its generations and
+the profile manifest (profilemanifest.json) inside the store path it points to.
+
+Runs on targets: Python 3.8+, standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from ansible_collections.disnix.deploy.plugins.module_utils import nix_tools
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, check_profile_name
+
+# Module attribute (not a default argument) so tests can point it elsewhere.
+PROFILES_DIR = "/nix/var/nix/profiles/disnix"
+MANIFEST_NAME = "profilemanifest.json"
+
+
+def profile_link(profile: str, profiles_dir: str | None = None) -> str:
+    """Path of the profile symlink of ``profile``."""
+    return os.path.join(profiles_dir or PROFILES_DIR, check_profile_name(profile))
+
+
+def current_path(link: str) -> str | None:
+    """The store path the profile points to (through its generation link), or None."""
+    if not os.path.lexists(link):
+        return None
+    target = os.path.realpath(link)
+    return target if os.path.exists(target) else None
+
+
+def generations(link: str) -> list[int]:
+    """Generation numbers of the profile (from ``<profile>-<N>-link``), ascending."""
+    directory, name = os.path.split(link)
+    pattern = re.compile(r"^%s-(\d+)-link$" % re.escape(name))
+    try:
+        entries = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(int(m.group(1)) for m in (pattern.match(e) for e in entries) if m)
+
+
+def current_generation(link: str) -> int | None:
+    """The generation the profile symlink names, or None."""
+    try:
+        target = os.readlink(link)
+    except OSError:
+        return None
+    match = re.match(r"^%s-(\d+)-link$" % re.escape(os.path.basename(link)), os.path.basename(target))
+    return int(match.group(1)) if match else None
+
+
+def read_manifest(store_path: str | None) -> dict | None:
+    """The parsed profilemanifest.json of a profile store path, or None if it has none."""
+    if not store_path:
+        return None
+    path = os.path.join(store_path, MANIFEST_NAME)
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise TargetError("cannot read the profile manifest %s: %s" % (path, exc))
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("services", []), list):
+        raise TargetError("the profile manifest %s is not a disnix.deploy profile manifest" % path)
+    return manifest
+
+
+def manifest_services(manifest: dict | None) -> list[dict]:
+    """The services of a profile manifest (none for a missing manifest)."""
+    if not manifest:
+        return []
+    return [s for s in manifest.get("services") or [] if isinstance(s, dict)]
+
+
+def set_profile(link: str, path: str, tmpdir: str | None = None) -> None:
+    """Point the profile at ``path`` with nix-env (a new generation); creates the directory."""
+    directory = os.path.dirname(link)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise TargetError("cannot create the profile directory %s: %s" % (directory, exc.strerror or exc))
+    nix_env = nix_tools.find_tool("nix-env")
+    nix_tools.run_checked([nix_env, "-p", link, "--set", path], tmpdir=tmpdir)

@@ -1,0 +1,183 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: lock
+short_description: Lock or unlock a Disnix target profile, asking the deployed services
+version_added: 0.1.0
+description:
+  - Does what C(disnix-lock) does on one target (Disnix's profile locking).
+  - O(state=locked) first refuses when the lock file exists (naming who holds it), then calls the
+    Dysnomia C(lock) operation of every service in the currently deployed profile manifest (none
+    on a first deployment). A service may refuse; then the services locked so far are unlocked
+    again, nothing else changes, and the task fails naming the refusing service. Otherwise the
+    lock file V($TMPDIR/disnix-<profile>.lock) is created with C(O_EXCL), so of two runs racing
+    for it exactly one wins.
+  - O(state=unlocked) calls C(unlock) on every deployed service, removes the lock file and this
+    run's transition journal. A profile that is not locked is left as it is.
+  - Locking again with the same O(run_id) changes nothing.
+  - Every lock and unlock call is recorded in the activation log.
+options:
+  state:
+    description:
+      - V(locked) to take the lock, V(unlocked) to release it.
+    type: str
+    choices: [locked, unlocked]
+    default: locked
+  controller:
+    description:
+      - Name of the controller host running the deployment, recorded in the lock file.
+    type: str
+  controller_pid:
+    description:
+      - Process id of the deployment on the controller, recorded in the lock file.
+    type: int
+  user:
+    description:
+      - User running the deployment, recorded in the lock file.
+      - Defaults to the user the module runs as on the target.
+    type: str
+  force:
+    description:
+      - With O(state=unlocked), also remove a lock that another run holds (for example one left by a
+        run that died).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - disnix.deploy.target
+  - disnix.deploy.target.log
+  - disnix.deploy.target.run
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the lock would be taken or released; calls no service and touches no file.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+seealso:
+  - module: disnix.deploy.activation
+  - module: disnix.deploy.target_state
+author:
+  - disnix.deploy developers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Lock the target profile for this run
+  disnix.deploy.lock:
+    profile: default
+    state: locked
+    run_id: "{{ disnix_run_id }}"
+    controller: "{{ lookup('ansible.builtin.pipe', 'hostname') }}"
+    user: "{{ lookup('ansible.builtin.env', 'USER') }}"
+
+- name: Release it again
+  disnix.deploy.lock:
+    profile: default
+    state: unlocked
+    run_id: "{{ disnix_run_id }}"
+
+- name: Remove a lock left by a run that died
+  disnix.deploy.lock:
+    state: unlocked
+    run_id: manual
+    force: true
+"""
+
+RETURN = r"""
+lock_file:
+  description: The path of the lock file on the target.
+  returned: always
+  type: str
+  sample: /tmp/disnix-default.lock
+lock:
+  description:
+    - The content of the lock file after the task (V(null) when unlocked).
+    - Keys C(run_id), C(controller), C(user), C(pid) (the controller's), C(since) (Unix time) and C(profile).
+  returned: success
+  type: dict
+  sample: {"run_id": "20260101T120000-4711", "controller": "laptop", "user": "alice", "pid": 4711,
+           "since": 1767268800, "profile": "default"}
+lock_holder:
+  description:
+    - The content of the lock file of the run that holds the lock, when the task failed because of it;
+      a dict with only the key C(raw) (the file content) for a lock file not written by this collection.
+  returned: when the profile is locked by another run
+  type: dict
+services:
+  description: The services notified, in order (in check mode, those that would be).
+  returned: success, and when a service refused
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: Service name.
+      type: str
+    key:
+      description: Key of the service mapping.
+      type: str
+    type:
+      description: Activation type.
+      type: str
+    container:
+      description: Container name.
+      type: str
+    op:
+      description: C(lock) or C(unlock).
+      type: str
+    ok:
+      description: Whether the service accepted.
+      type: bool
+    output:
+      description: What the service printed, or why it failed.
+      type: str
+refused_service:
+  description: The service that refused to be locked.
+  returned: when a service refused
+  type: str
+  sample: hello_world_server
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.disnix.deploy.plugins.module_utils import locking
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=target_argument_spec(
+            log=True,
+            run=True,
+            state=dict(type="str", choices=["locked", "unlocked"], default="locked"),
+            controller=dict(type="str"),
+            controller_pid=dict(type="int"),
+            user=dict(type="str"),
+            force=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        request = locking.LockRequest(
+            profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=params["run_id"],
+            log_dir=params["log_dir"], controller=params["controller"], controller_pid=params["controller_pid"],
+            user=params["user"], force=params["force"])
+        if params["state"] == "locked":
+            result = locking.acquire(request, check_mode=module.check_mode)
+        else:
+            result = locking.release(request, check_mode=module.check_mode)
+    except TargetError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: profile
+short_description: Point a Disnix target profile at a store path
+version_added: 0.1.0
+description:
+  - Sets V(/nix/var/nix/profiles/disnix/<profile>) to O(path) with C(nix-env -p <profile> --set <path>),
+    which adds a profile generation, as Disnix's C(--set) does. The profile directory is created
+    when missing.
+  - A profile that already points to O(path) is left as it is.
+options:
+  path:
+    description:
+      - The store path to point the profile at (a profile built by the controller, with its
+        C(profilemanifest.json)). It must be valid in the target's store.
+    type: path
+    required: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - disnix.deploy.target
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    description: The store path the profile points to before and after.
+  platform:
+    platforms: posix
+seealso:
+  - module: disnix.deploy.target_state
+author:
+  - disnix.deploy developers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Set the target profile after a successful transition
+  disnix.deploy.profile:
+    profile: default
+    path: /nix/store/0wh5gfb88mvyqsg894p7w63qh4yqia6a-profile-test1
+"""
+
+RETURN = r"""
+previous:
+  description: The store path the profile pointed to before, or V(null) when it did not exist.
+  returned: always
+  type: str
+  sample: /nix/store/6bmhk4j1zq4qr7j7ygqpmcx0y7m7jq2n-profile-test1
+current:
+  description: The store path the profile points to after the task (in check mode, would point to).
+  returned: always
+  type: str
+  sample: /nix/store/0wh5gfb88mvyqsg894p7w63qh4yqia6a-profile-test1
+profile_link:
+  description: The profile symlink.
+  returned: always
+  type: str
+  sample: /nix/var/nix/profiles/disnix/default
+generation:
+  description: The generation the profile points to after the task (V(null) in check mode when it would change).
+  returned: always
+  type: int
+  sample: 3
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.disnix.deploy.plugins.module_utils import nix_tools, profiles
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
+
+
+def set_profile(profile: str, path: str, tmpdir: str, check_mode: bool) -> dict:
+    path = os.path.normpath(path)
+    nix_tools.check_store_paths([path])
+    link = profiles.profile_link(profile)
+    previous = profiles.current_path(link)
+    changed = previous != path
+    if changed and not check_mode:
+        profiles.set_profile(link, path, tmpdir=tmpdir)
+        current = profiles.current_path(link)
+        if current != path:
+            raise TargetError("nix-env --set left %s pointing to %s instead of %s" % (link, current, path))
+    return dict(
+        changed=changed,
+        previous=previous,
+        current=path,
+        profile_link=link,
+        generation=None if changed and check_mode else profiles.current_generation(link),
+        diff=dict(before="%s\n" % (previous or ""), after="%s\n" % path,
+                  before_header="%s (store path)" % link, after_header="%s (store path)" % link),
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=target_argument_spec(path=dict(type="path", required=True)),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        result = set_profile(params["profile"], params["path"], resolve_tmpdir(params["tmpdir"]), module.check_mode)
+    except TargetError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

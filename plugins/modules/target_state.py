@@ -1,0 +1,190 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: target_state
+short_description: Report a Disnix target's deployment state in one round trip
+version_added: 0.1.0
+description:
+  - Reads everything the controller needs before it plans a deployment on a target, with as
+    few subprocesses as possible; changes nothing.
+  - The deployed profile V(/nix/var/nix/profiles/disnix/<profile>), its generations and the
+    profile manifest C(profilemanifest.json) of the store path it points to.
+  - The lock file and the journal a transition may have left behind.
+  - Which of the given store paths the target's Nix store lacks
+    (one C(nix-store --check-validity --print-invalid) call), the Nix version and, on request,
+    the Nix system type.
+options:
+  paths:
+    description:
+      - Store paths to check; those not valid in the target's store are returned in RV(invalid_paths).
+      - Each must be a top-level store path (V(/nix/store/<hash>-<name>)).
+    type: list
+    elements: str
+    default: []
+  query_system:
+    description:
+      - Also return the target's Nix system type (C(nix-instantiate --eval -E builtins.currentSystem)).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - disnix.deploy.target
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, so it runs the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - Fails with C(nix-store not found on <host>; run playbooks/bootstrap.yml) on a target without Nix.
+seealso:
+  - module: disnix.deploy.lock
+  - module: disnix.deploy.profile
+author:
+  - disnix.deploy developers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: What is deployed on the target, and which closure paths are missing
+  disnix.deploy.target_state:
+    profile: default
+    paths: "{{ disnix_target_closure }}"
+    query_system: true
+  register: state
+
+- name: Show the services deployed now
+  ansible.builtin.debug:
+    msg: "{{ (state.profile_manifest.services | default([])) | map(attribute='name') | list }}"
+"""
+
+RETURN = r"""
+profile_link:
+  description: The profile symlink on the target.
+  returned: always
+  type: str
+  sample: /nix/var/nix/profiles/disnix/default
+profile_path:
+  description: The store path the profile points to, or V(null) when the profile does not exist.
+  returned: always
+  type: str
+  sample: /nix/store/0wh5gfb88mvyqsg894p7w63qh4yqia6a-profile-test1
+profile_manifest:
+  description:
+    - The parsed C(profilemanifest.json) of RV(profile_path), or V(null) when there is none.
+    - Keys C(version), C(profile), C(target) and C(services) (each with C(key), C(name), C(pkg),
+      C(type), C(container), C(properties), C(dependsOn)).
+  returned: always
+  type: dict
+generations:
+  description: The generation numbers of the profile, ascending.
+  returned: always
+  type: list
+  elements: int
+  sample: [1, 2]
+generation:
+  description: The generation the profile points to, or V(null).
+  returned: always
+  type: int
+  sample: 2
+lock:
+  description:
+    - The parsed lock file, or V(null) when the profile is not locked.
+    - Keys C(run_id), C(controller), C(user), C(pid), C(since) (Unix time) and C(profile);
+      a lock file not written by this collection comes back as a dict with only the key C(raw) (the file content).
+  returned: always
+  type: dict
+lock_file:
+  description: The path of the lock file.
+  returned: always
+  type: str
+  sample: /tmp/disnix-default.lock
+journal:
+  description:
+    - The entries of a transition journal left on the target (a run that did not finish), oldest first;
+      empty when there is none.
+    - Each has C(run_id), C(wave), C(op), C(key), C(service), C(pkg), C(type), C(container), C(properties).
+  returned: always
+  type: list
+  elements: dict
+journal_file:
+  description: The path of the transition journal.
+  returned: always
+  type: str
+  sample: /tmp/disnix-default.journal
+invalid_paths:
+  description: Those of O(paths) that are not valid in the target's Nix store.
+  returned: always
+  type: list
+  elements: str
+nix_store:
+  description: The target's C(nix-store), as found on E(PATH) or in the usual Nix locations.
+  returned: always
+  type: str
+  sample: /usr/bin/nix-store
+nix_version:
+  description: The version of the target's Nix.
+  returned: always
+  type: str
+  sample: 2.8.0
+system:
+  description: The target's Nix system type; V(null) unless O(query_system=true).
+  returned: always
+  type: str
+  sample: x86_64-linux
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.disnix.deploy.plugins.module_utils import locking, nix_tools, profiles
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
+from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
+
+
+def target_state(profile: str, tmpdir: str, paths: list[str], query_system: bool) -> dict:
+    link = profiles.profile_link(profile)
+    store_path = profiles.current_path(link)
+    lock_file = locking.lock_path(profile, tmpdir)
+    journal_file = journal_path(profile, tmpdir)
+    return dict(
+        changed=False,
+        profile_link=link,
+        profile_path=store_path,
+        profile_manifest=profiles.read_manifest(store_path),
+        generations=profiles.generations(link),
+        generation=profiles.current_generation(link),
+        lock=locking.read_lock(lock_file),
+        lock_file=lock_file,
+        journal=Journal(journal_file).entries(),
+        journal_file=journal_file,
+        invalid_paths=nix_tools.invalid_paths(paths, tmpdir=tmpdir),
+        nix_version=nix_tools.nix_version(tmpdir=tmpdir),
+        nix_store=nix_tools.find_tool("nix-store"),
+        system=nix_tools.current_system(tmpdir=tmpdir) if query_system else None,
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=target_argument_spec(
+            paths=dict(type="list", elements="str", default=[]),
+            query_system=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        result = target_state(params["profile"], resolve_tmpdir(params["tmpdir"]), params["paths"], params["query_system"])
+    except TargetError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

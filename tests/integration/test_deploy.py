@@ -1,0 +1,175 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/deploy.yml and rollback.yml on three lab hosts, scenario by scenario.
+
+The tests run in file order on one lab and each starts from the state the previous one
+left, as a user's successive deployments would. The targets' own records (the activation
+log, pid files, profiles, lock files) are what is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import REPO, needs_lab
+
+pytestmark = needs_lab
+
+MODELS = os.path.join(REPO, "tests", "integration", "models", "deploy")
+INVENTORY = os.path.join(MODELS, "lab.disnix.yml")
+HOSTS = ("test1", "test2", "test3")
+
+
+@pytest.fixture(scope="module")
+def lab(lab_instance):
+    lab_instance.up(*HOSTS)
+    return lab_instance
+
+
+@pytest.fixture(scope="module")
+def coordinator(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("coordinator"))
+
+
+def deploy(lab, coordinator, distribution: str, *args: str, playbook: str = "deploy.yml", **extra):
+    extra_vars = {"disnix_services": os.path.join(MODELS, "services.nix"),
+                  "disnix_distribution": os.path.join(MODELS, distribution),
+                  "disnix_coordinator_profile_dir": coordinator, **extra}
+    return lab.playbook(playbook, INVENTORY, *args, extra_vars=extra_vars)
+
+
+def generations(coordinator: str) -> list[str]:
+    return sorted(e for e in os.listdir(coordinator) if e.startswith("default-") and e.endswith("-link"))
+
+
+def running(lab, host: str, service: str) -> int | None:
+    """The pid of a service on a host when its pid file names a live process."""
+    proc = lab.ssh(host, f"p=$(cat /run/{service}.pid 2>/dev/null) && kill -0 $p && echo $p", check=False)
+    return int(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def activations(lab) -> list[dict]:
+    """Every host's log merged in time order (the hosts share the machine's clock)."""
+    entries = [dict(e, host=h) for h in HOSTS for e in lab.activation_log(h)]
+    return sorted(entries, key=lambda e: e["time_ns"])
+
+
+def locks(lab) -> list[str]:
+    return [h for h in HOSTS if lab.ssh(h, "test -e /tmp/disnix-default.lock", check=False).returncode == 0]
+
+
+def test_fresh_deploy_activates_in_dependency_order_across_hosts(lab, coordinator):
+    run = deploy(lab, coordinator, "distribution-1.nix")
+    assert run.rc == 0, run
+    assert run.changed > 0
+    order = [(e["service"], e["host"]) for e in activations(lab) if e["op"] == "activate" and e["ok"]]
+    assert order == [("db", "test1"), ("api", "test2"), ("web", "test3")]
+    assert all(running(lab, h, s) for s, h in order)
+    assert len(generations(coordinator)) == 1
+    # the target profile is set and its manifest lists what runs there
+    manifest = json.loads(lab.ssh("test2", "cat /nix/var/nix/profiles/disnix/default/profilemanifest.json").stdout)
+    assert [s["service"] for s in manifest["services"]] == ["api"]
+    assert "db at test1" in lab.ssh("test2", "cat /nix/var/nix/profiles/disnix/default/bin/api").stdout
+    assert locks(lab) == []
+
+
+def test_unchanged_rerun_changes_nothing(lab, coordinator):
+    before = activations(lab)
+    run = deploy(lab, coordinator, "distribution-1.nix")
+    assert run.rc == 0, run
+    assert run.changed == 0, run
+    assert len(generations(coordinator)) == 1
+    assert activations(lab) == before
+
+
+def test_check_mode_prints_the_plan_and_touches_nothing(lab, coordinator):
+    before = activations(lab)
+    run = deploy(lab, coordinator, "distribution-2.nix", "--check")
+    assert run.rc == 0, run
+    assert "would build" in run.out
+    assert "deactivate db (process) on test1" in run.out
+    assert "activate db (process) on test3" in run.out
+    assert activations(lab) == before
+    assert len(generations(coordinator)) == 1
+    assert running(lab, "test1", "db") and not running(lab, "test3", "db")
+
+
+def test_moving_a_service_redeploys_dependants_whose_build_changed(lab, coordinator):
+    web_pid, api_pid = running(lab, "test3", "web"), running(lab, "test2", "api")
+    mark = activations(lab)[-1]["time_ns"]
+    run = deploy(lab, coordinator, "distribution-2.nix")
+    assert run.rc == 0, run
+    steps = [(e["op"], e["service"], e["host"]) for e in activations(lab) if e["time_ns"] > mark and e["ok"]
+             and e["op"] in ("activate", "deactivate")]
+    assert steps == [("deactivate", "api", "test2"), ("deactivate", "db", "test1"),
+                     ("activate", "db", "test3"), ("activate", "api", "test2")]
+    assert running(lab, "test1", "db") is None
+    assert running(lab, "test3", "db")
+    assert running(lab, "test2", "api") not in (None, api_pid)
+    assert running(lab, "test3", "web") == web_pid          # its build did not change: untouched
+    assert "db at test3" in lab.ssh("test2", "cat /nix/var/nix/profiles/disnix/default/bin/api").stdout
+    assert len(generations(coordinator)) == 2
+
+
+def test_failed_activation_rolls_back_every_host(lab, coordinator):
+    pids = {s: running(lab, h, s) for s, h in (("db", "test3"), ("api", "test2"), ("web", "test3"))}
+    profiles = {h: lab.ssh(h, "readlink -f /nix/var/nix/profiles/disnix/default").stdout for h in HOSTS}
+    run = deploy(lab, coordinator, "distribution-2.nix", disnix_extra_params={"variant": "fail"})
+    assert run.rc != 0, run
+    assert "rolled back" in run.out and "api" in run.out
+    # the new db ran on test3 for a while, then the old one came back; api likewise on test2
+    assert running(lab, "test3", "db") and running(lab, "test2", "api") and running(lab, "test3", "web") == pids["web"]
+    assert "db v1" in lab.ssh("test3", "cat $(readlink -f /nix/var/nix/profiles/disnix/default)/bin/db").stdout
+    assert {h: lab.ssh(h, "readlink -f /nix/var/nix/profiles/disnix/default").stdout for h in HOSTS} == profiles
+    assert len(generations(coordinator)) == 2
+    assert locks(lab) == []
+
+
+def test_a_service_that_vetoes_its_lock_stops_everything(lab, coordinator):
+    run = deploy(lab, coordinator, "distribution-3.nix")
+    assert run.rc == 0, run
+    assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode == 0
+    lab.ssh("test1", "touch /tmp/guard-veto")
+    before = activations(lab)
+    try:
+        run = deploy(lab, coordinator, "distribution-1.nix")
+    finally:
+        lab.ssh("test1", "rm -f /tmp/guard-veto")
+    assert run.rc != 0, run
+    assert "locking was refused" in run.out and "guard" in run.out
+    assert [e for e in activations(lab) if e["op"] in ("activate", "deactivate")] == \
+        [e for e in before if e["op"] in ("activate", "deactivate")]
+    assert len(generations(coordinator)) == 3
+    assert locks(lab) == []
+    assert running(lab, "test3", "db") and running(lab, "test1", "db") is None
+
+
+def test_a_deploy_while_another_holds_the_locks_is_refused(lab, coordinator):
+    holder = {"run_id": "other-run", "controller": "elsewhere", "user": "someone", "pid": 1, "since": 0, "profile": "default"}
+    lab.ssh("test2", "cat > /tmp/disnix-default.lock", stdin=json.dumps(holder))
+    run = deploy(lab, coordinator, "distribution-1.nix")
+    assert run.rc != 0, run
+    assert "other-run" in run.out and "elsewhere" in run.out
+    assert locks(lab) == ["test2"]                       # the other run's lock is left alone
+    assert len(generations(coordinator)) == 3
+
+    run = lab.playbook("unlock.yml", INVENTORY)
+    assert run.rc == 0, run
+    assert locks(lab) == []
+
+
+def test_rollback_restores_the_previous_generation(lab, coordinator):
+    # generation 3 added guard on test1; generation 2 is distribution-2 without it
+    run = deploy(lab, coordinator, "distribution-1.nix", playbook="rollback.yml")
+    assert run.rc == 0, run
+    assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode != 0
+    assert os.readlink(os.path.join(coordinator, "default")) == "default-2-link"
+    assert running(lab, "test3", "db") and running(lab, "test2", "api") and running(lab, "test3", "web")
+
+    run = deploy(lab, coordinator, "distribution-1.nix", playbook="rollback.yml")  # 2 -> 1
+    assert run.rc == 0, run
+    assert running(lab, "test1", "db") and running(lab, "test3", "db") is None
+    assert os.readlink(os.path.join(coordinator, "default")) == "default-1-link"
