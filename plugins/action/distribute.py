@@ -32,7 +32,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        _validated, args = self.validate_argument_spec(argument_spec=ARGSPEC)
         paths = [p for p in args["paths"] if p]
         for p in paths:
             if not p.startswith("/nix/store/") or any(c.isspace() for c in p):

@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
@@ -46,10 +47,13 @@ def nixpkgs_from_nix_path() -> str:
     return ""
 
 
-def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tuple[dict[str, dict], dict[str, str]]:
-    """The infrastructure model as the inventory plugin left it, and target -> inventory host."""
+def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tuple[dict[str, dict], dict[str, str], set[str]]:
+    """The infrastructure model as the inventory plugin left it, target -> inventory host, and
+    the targets that build their own services (disnix_build_on_targets, for the run as an
+    extra var or per host as a host variable)."""
     infrastructure: dict[str, dict] = {}
     hosts: dict[str, str] = {}
+    build_on: set[str] = set()
     hostvars = task_vars["hostvars"]
     for host in task_vars["groups"].get(group, []):
         hv = hostvars[host]
@@ -58,6 +62,8 @@ def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tupl
                                     "use the disnix.deploy.infrastructure inventory plugin")
         name = hv.get("disnix_target_name", host)
         hosts[name] = host
+        if boolean(hv.get("disnix_build_on_targets", False), strict=False):
+            build_on.add(name)
         infrastructure[name] = {
             "properties": hv["disnix_properties"],
             "containers": hv["disnix_containers"],
@@ -68,7 +74,7 @@ def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tupl
         }
     if not infrastructure:
         raise AnsibleActionFail(f"the inventory has no hosts in group {group}")
-    return infrastructure, hosts
+    return infrastructure, hosts, build_on
 
 
 class ActionModule(ActionBase):
@@ -79,7 +85,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        _validated, args = self.validate_argument_spec(argument_spec=ARGSPEC)
         try:
             result.update(self._plan(args, task_vars or {}))
         except ModelError as exc:
@@ -92,7 +98,7 @@ class ActionModule(ActionBase):
     def _plan(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         nix_bin = args["nix_bin_dir"]
-        infrastructure, hosts = infrastructure_from_inventory(task_vars, args["targets_group"])
+        infrastructure, hosts, build_on = infrastructure_from_inventory(task_vars, args["targets_group"])
         profile_path = store.coordinator_profile(args["profile"], args["coordinator_profile_dir"])
         gens = store.generations(profile_path)
         current = store.current_generation(profile_path)
@@ -101,6 +107,7 @@ class ActionModule(ActionBase):
         check = self._task.check_mode
         built: list[str] = []
         to_build: list[str] = []
+        remote_builds: dict[str, dict] = {}
 
         if args["generation"]:
             new_path, number = self._pick_generation(args["generation"], gens, current)
@@ -113,13 +120,20 @@ class ActionModule(ActionBase):
                             nix_instantiate=store.tool("nix-instantiate", nix_bin))
             new = manifest_lib.compose(arch, infrastructure, args["profile"])
             number = None
-            to_build = sorted({m.drv for m in arch.mappings})
+            to_build, remote = self._where_to_build(arch, infrastructure, build_on, nix_bin)
+            for target, drvs in remote.items():
+                remote_builds[target] = {"host": hosts[target], "drvs": drvs,
+                                         "closure": [] if check else store.derivation_closure(drvs, nix_bin)}
             if check:
                 new_path = None
             else:
                 built = store.realise(to_build, nix_bin)
-                store.build_profiles(new, nix_bin)
-                new_path = store.add_manifest(new, nix_bin)
+                if not remote_builds:
+                    store.build_profiles(new, nix_bin)
+                    new_path = store.add_manifest(new, nix_bin)
+                else:
+                    # the targets build first (deploy.yml), then plan runs again
+                    new_path = None
 
         present = set(hosts)
         missing = sorted(t for t in new["targets"] if t not in present)
@@ -139,6 +153,7 @@ class ActionModule(ActionBase):
         lines = transition_plan.describe(transition)
         if check and not args["generation"]:
             lines = [f"would build {d}" for d in to_build] + lines
+        lines = [f"build on {t}: {d}" for t, r in sorted(remote_builds.items()) for d in r["drvs"]] + lines
         return {
             "run_id": uuid.uuid4().hex,
             # who holds the target locks: a lock whose process is gone is stale
@@ -155,10 +170,39 @@ class ActionModule(ActionBase):
             "targets": targets,
             "hosts": {t["host"]: name for name, t in targets.items()},
             "plan": transition,
+            # derivations that targets build themselves before the deployment can go on
+            "remote_builds": remote_builds,
+            "complete": check or not remote_builds,
             "plan_lines": lines,
             "built": built,
             "seconds": round(time.monotonic() - started, 3),
         }
+
+    @staticmethod
+    def _where_to_build(arch, infrastructure: dict[str, dict], build_on: set[str], nix_bin: str | None) -> tuple[list[str], dict[str, list[str]]]:
+        """Derivations the controller builds, and per target those it builds itself. A
+        target builds its own services when asked to and their outputs are not yet in the
+        controller's store; a system the controller cannot build is an error before anything
+        changes."""
+        local: set[str] = set()
+        remote: dict[str, set[str]] = {}
+        buildable: set[str] | None = None
+        outputs_missing = set(store.invalid_paths(sorted({m.out for m in arch.mappings}), nix_bin))
+        for m in arch.mappings:
+            system = infrastructure[m.target]["system"]
+            if m.target in build_on:
+                if m.out in outputs_missing:
+                    remote.setdefault(m.target, set()).add(m.drv)
+                continue
+            if buildable is None:
+                buildable = store.buildable_systems(nix_bin)
+            if system not in buildable:
+                raise AnsibleActionFail(
+                    f"target {m.target} has system {system}, which this controller cannot build "
+                    f"(it builds {', '.join(sorted(buildable - {'builtin'}))}); set disnix_build_on_targets=true, "
+                    f"for the run (-e) or as a host variable of {m.target}, to build on the targets. Nothing was changed.")
+            local.add(m.drv)
+        return sorted(local), {t: sorted(d) for t, d in sorted(remote.items())}
 
     @staticmethod
     def _pick_generation(wanted: str, gens: dict[int, str], current: int | None) -> tuple[str, int]:

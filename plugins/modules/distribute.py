@@ -30,6 +30,9 @@ options:
   nix_bin_dir:
     description: Directory of the controller's Nix tools; by default they are looked up on E(PATH).
     type: path
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -39,7 +42,10 @@ attributes:
     support: full
   async:
     support: none
+  bypass_host_loop:
+    support: none
   platform:
+    support: full
     platforms: posix
 """
 

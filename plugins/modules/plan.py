@@ -60,6 +60,9 @@ options:
   nix_bin_dir:
     description: Directory of the controller's Nix tools; by default they are looked up on E(PATH).
     type: path
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -69,7 +72,10 @@ attributes:
     support: full
   async:
     support: none
+  bypass_host_loop:
+    support: none
   platform:
+    support: full
     platforms: posix
 notes:
   - Used by C(playbooks/deploy.yml) and C(playbooks/rollback.yml); see docs/deploy.md.

@@ -148,3 +148,42 @@ def set_generation(profile_path: str, manifest_path: str, nix_bin_dir: str | Non
 def switch_generation(profile_path: str, number: int, nix_bin_dir: str | None = None) -> None:
     _run([tool("nix-env", nix_bin_dir), "--profile", profile_path, "--switch-generation", str(number)],
          f"switching the controller to generation {number}")
+
+
+def invalid_paths(paths: list[str], nix_bin_dir: str | None = None) -> list[str]:
+    """Those of the paths that the controller's store lacks, in the given order."""
+    if not paths:
+        return []
+    proc = subprocess.run([tool("nix-store", nix_bin_dir), "--check-validity", "--print-invalid", *paths],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise DeployError("checking store paths failed: " + proc.stderr.strip())
+    invalid = set(proc.stdout.split())
+    return [p for p in paths if p in invalid]
+
+
+def import_file(path: str, nix_bin_dir: str | None = None) -> None:
+    with open(path, "rb") as src:
+        proc = subprocess.run([tool("nix-store", nix_bin_dir), "--import"], stdin=src, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise DeployError("importing store paths failed: " + proc.stderr.decode(errors="replace").strip())
+
+
+def buildable_systems(nix_bin_dir: str | None = None) -> set[str]:
+    """The systems the controller's Nix builds: `system` plus `extra-platforms` (and
+    builtin derivations, which build anywhere)."""
+    out = _run([tool("nix", nix_bin_dir), "--extra-experimental-features", "nix-command", "show-config"],
+               "reading the controller's Nix configuration")
+    systems = {"builtin"}
+    for line in out.splitlines():
+        key, _, value = line.partition(" = ")
+        if key.strip() in ("system", "extra-platforms"):
+            systems.update(value.split())
+    return systems
+
+
+def derivation_closure(drvs: list[str], nix_bin_dir: str | None = None) -> list[str]:
+    """What a target needs to build these derivations itself: their closure (.drv files and sources)."""
+    if not drvs:
+        return []
+    return _run([tool("nix-store", nix_bin_dir), "--query", "--requisites", *drvs], "querying derivation closures").split()

@@ -35,7 +35,7 @@ def _layers(nodes: dict[str, dict], before: dict[str, set[str]]) -> list[list[st
 
     for node in nodes:
         depth(node)
-    out: list[list[str]] = [[] for _ in range(max(layer.values(), default=-1) + 1)]
+    out: list[list[str]] = [[] for _layer in range(max(layer.values(), default=-1) + 1)]
     for node in sorted(nodes, key=lambda n: (nodes[n]["target"], nodes[n]["service"], n)):
         out[layer[node]].append(node)
     return out

@@ -46,7 +46,7 @@ def _env():
 
 
 def lab(*args, check=True, timeout=120, env=None, **kw):
-    r = subprocess.run([LAB, *args], env=env or _env(), capture_output=True, text=True,
+    r = subprocess.run([LAB, *args], env=env or _env(), capture_output=True, text=True, check=False,
                        timeout=timeout, **kw)
     if check and r.returncode != 0:
         raise AssertionError(f"lab {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")

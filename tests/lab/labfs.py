@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, disnix.deploy developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Overlay upper-layer helpers for tests/lab/lab (run as root, on the controller).
@@ -63,7 +62,7 @@ def read_status():
             if line[:1] in (" ", "\t") and key:
                 fields[key] += "\n" + line
             elif ":" in line:
-                key, _, val = line.partition(":")
+                key, _sep, val = line.partition(":")
                 fields[key] = val.strip()
         out.append((s, fields))
     return out
@@ -80,7 +79,7 @@ def dep_names(depends):
 
 
 def nix_packages(stanzas):
-    by_name = {f.get("Package"): f for _, f in stanzas}
+    by_name = {f.get("Package"): f for _text, f in stanzas}
     want = {"nix-bin", "nix-setup-systemd"}
     todo = [p for p in want if p in by_name]
     found = set()

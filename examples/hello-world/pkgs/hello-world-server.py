@@ -35,7 +35,7 @@ def main():
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     while True:
-        conn, _ = listener.accept()
+        conn, _peer = listener.accept()
         threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
 

@@ -56,6 +56,8 @@ def parse(tmp_path, model: str | None, model_name: str = "infrastructure.nix", e
     plugin = inventory_loader.get("disnix.deploy.infrastructure")
     assert plugin.verify_file(config)
     plugin.parse(inventory, DataLoader(), config, cache=cache)
+    if cache:
+        plugin.update_cache_if_changed()  # what ansible's InventoryManager does after parse()
     return inventory
 
 

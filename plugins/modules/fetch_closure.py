@@ -1,0 +1,72 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation of the action plugin disnix.deploy.fetch_closure (plugins/action/fetch_closure.py).
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fetch_closure
+short_description: Copy Nix store paths from a target into the controller's store
+version_added: 0.1.0
+author:
+  - disnix.deploy developers (!UNKNOWN)
+description:
+  - The reverse of M(disnix.deploy.distribute). The target lists the closure of the given paths,
+    the controller keeps the paths its store lacks, the target exports them into one file, the
+    host's Ansible connection fetches it and the controller imports it.
+  - Used after M(disnix.deploy.realise), so that services built on a target can join profiles and
+    reach other targets.
+options:
+  paths:
+    description: Store paths whose closure the controller needs.
+    type: list
+    elements: str
+    required: true
+  nix_store:
+    description: The C(nix-store) to run on the target.
+    type: str
+    default: nix-store
+  nix_bin_dir:
+    description: Directory of the controller's Nix tools; by default they are looked up on E(PATH).
+    type: path
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+---
+- name: Bring the target's builds back
+  disnix.deploy.fetch_closure:
+    paths: "{{ disnix_realised.outputs }}"
+"""
+
+RETURN = r"""
+paths:
+  description: The store paths copied to the controller.
+  returned: always
+  type: list
+  elements: str
+count:
+  description: Number of store paths copied.
+  returned: always
+  type: int
+bytes:
+  description: Size of the export file fetched.
+  returned: always
+  type: int
+"""
