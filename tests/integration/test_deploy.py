@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 
 import pytest
 
@@ -55,6 +57,13 @@ def activations(lab) -> list[dict]:
     """Every host's log merged in time order (the hosts share the machine's clock)."""
     entries = [dict(e, host=h) for h in HOSTS for e in lab.activation_log(h)]
     return sorted(entries, key=lambda e: e["time_ns"])
+
+
+def crashed_pid() -> int:
+    """The pid of a process that has ended."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
 
 
 def locks(lab) -> list[str]:
@@ -155,6 +164,13 @@ def test_a_deploy_while_another_holds_the_locks_is_refused(lab, coordinator):
     assert "other-run" in run.out and "elsewhere" in run.out
     assert locks(lab) == ["test2"]                       # the other run's lock is left alone
     assert len(generations(coordinator)) == 3
+
+    # a lock left by a crashed run of this controller: its pid is gone, so it is stale
+    crashed = dict(holder, run_id="crashed-run", controller=socket.gethostname(), pid=crashed_pid())
+    lab.ssh("test2", "cat > /tmp/disnix-default.lock", stdin=json.dumps(crashed))
+    run = deploy(lab, coordinator, "distribution-1.nix")
+    assert run.rc != 0, run
+    assert "STALE: run crashed-run" in run.out and "playbooks/unlock.yml" in run.out
 
     run = lab.playbook("unlock.yml", INVENTORY)
     assert run.rc == 0, run
