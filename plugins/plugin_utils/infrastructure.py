@@ -175,7 +175,7 @@ def parse_address(value: Any) -> tuple[str, int | None]:
         raise ValueError(f"an address must be a non-empty string, got {describe(value)}")
     value = value.strip()
     if "://" in value:
-        host, _ = _split_host_port(urlsplit(value).netloc.rpartition("@")[2], value)
+        host = _split_host_port(urlsplit(value).netloc.rpartition("@")[2], value)[0]
         if not host:
             raise ValueError(f"the URL {value!r} has no host")
         return host, None
@@ -193,7 +193,7 @@ def _split_host_port(text: str, original: str) -> tuple[str, int | None]:
             return host, _port(rest[1:], original)
         raise ValueError(f"unexpected {rest!r} after ']' in {original!r}")
     if text.count(":") == 1:  # more colons: a bare IPv6 address
-        host, _, port = text.partition(":")
+        host, port = text.split(":")
         if not host:
             raise ValueError(f"{original!r} has no host before ':'")
         return host, _port(port, original)

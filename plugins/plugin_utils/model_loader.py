@@ -53,10 +53,11 @@ def load_model(path: str, *, nix: str = "auto", nix_instantiate: str | None = No
     return _load_json(path, text) if kind == "json" else _load_yaml(path, text)
 
 
-def _read(path: str, encoding: str = "utf-8") -> str:
+def _read(path: str, encoding: str | None = "utf-8") -> str:
+    """The text of a model file (encoding None: only check that it can be read)."""
     try:
-        with open(path, encoding=encoding) as handle:
-            return handle.read()
+        with open(path, encoding=encoding, mode="r" if encoding else "rb") as handle:
+            return handle.read() if encoding else ""
     except FileNotFoundError:
         raise ModelError("cannot read the model: no such file", path) from None
     except IsADirectoryError:
@@ -80,7 +81,7 @@ def _load_nix(path: str, mode: str, nix_instantiate: str | None) -> LoadedModel:
     if binary is None:
         result = nix_parser.parse(_read(path), path)
         return LoadedModel(result.data, path, "builtin-parser", result.position)
-    _read(path)  # a clear error for a missing or unreadable file before Nix runs
+    _read(path, None)  # a clear error for a missing or unreadable file before Nix runs
     data = nix_eval.evaluate_file(path, nix_instantiate=binary)
 
     def locate(attr_path: tuple) -> tuple[int, int] | None:

@@ -230,7 +230,7 @@ def _lex_string(text: str, pos: int, toks: list[Token], stack: list[str]) -> int
 def _string_opener(toks: list[Token]) -> int:
     """Offset of the innermost string that is still open (for 'unterminated string')."""
     depth = 0
-    for kind, _, start, _ in reversed(toks):
+    for kind, _value, start, _end in reversed(toks):
         if kind in ("send", "iend"):
             depth += 1
         elif kind in ("sopen", "iopen"):
@@ -404,7 +404,7 @@ class _Set(_Node):
     def ev(self, env: _Env | None) -> Any:
         vals: dict[str, Any] = {}
         inner = _Env(vals, env) if self.rec else env
-        for name, (expr, _, inherited) in self.attrs.items():
+        for name, (expr, _pos, inherited) in self.attrs.items():
             vals[name] = expr.value if type(expr) is _Const else _Thunk(expr, env if inherited else inner)
         return _Attrs(vals, self.attrs)
 
@@ -424,7 +424,7 @@ class _Let(_Node):
     def ev(self, env: _Env | None) -> Any:
         vals: dict[str, Any] = {}
         inner = _Env(vals, env)
-        for name, (expr, _, inherited) in self.attrs.items():
+        for name, (expr, _pos, inherited) in self.attrs.items():
             vals[name] = expr.value if type(expr) is _Const else _Thunk(expr, env if inherited else inner)
         return self.body.ev(inner)
 
@@ -828,7 +828,7 @@ class _Parser:
         for name, off in path:
             if name is None:
                 raise self.unsupported("a dynamic attribute name", off)
-        dotted = ".".join(name for name, _ in path)
+        dotted = ".".join(name for name, _off in path)
         tok = self.toks[self.i]
         if tok[0] != "=":
             raise _Fail(f"expected '=' after the attribute name '{dotted}', found {_describe(tok)}", tok[2])
@@ -892,8 +892,8 @@ def _duplicate_message(dotted: str, first_off: int) -> str:
 def _add_attr(attrs: dict[str, tuple], path: list[_PathElem], value: _Node, pos: int) -> None:
     """Insert ``a.b.c = value`` like Nix's addAttr: descend into (or create) nested set
     literals, merge two set literals, and refuse any other redefinition."""
-    dotted = ".".join(name for name, _ in path)
-    for name, _ in path[:-1]:
+    dotted = ".".join(name for name, _off in path)
+    for name, _off in path[:-1]:
         existing = attrs.get(name)
         if existing is None:
             nested = _Set(False, pos)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, disnix.deploy developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: parse and normalise a 1,000-target infrastructure model with the built-in
@@ -54,7 +53,7 @@ def generate_model(targets: int = 1000) -> str:
 
 def measure(path: str, runs: int, nix: str) -> list[float]:
     times = []
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.perf_counter()
         model = load_model(path, nix=nix)
         normalize_infrastructure(model, default_system="x86_64-linux")

@@ -60,7 +60,7 @@ def _run(requests: list[dict], tmp: str) -> subprocess.CompletedProcess:
 
 def nix_evaluate(texts: list[str], paths: list[list[tuple]] | None = None) -> list[NixResult]:
     """Evaluate each text with Nix, and the positions of the given attribute paths in it."""
-    paths = paths or [[] for _ in texts]
+    paths = paths or [[] for _text in texts]
     with tempfile.TemporaryDirectory() as tmp:
         requests = []
         for index, text in enumerate(texts):

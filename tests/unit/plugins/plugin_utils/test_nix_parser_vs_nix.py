@@ -53,7 +53,7 @@ def sp(draw) -> str:
 
 def render_float(value: float) -> str:
     text = repr(value)
-    mantissa, _, exponent = text.partition("e")
+    mantissa, _e, exponent = text.partition("e")
     if "." not in mantissa:
         mantissa += ".0"
     return mantissa + ("e" + exponent if exponent else "")
