@@ -26,7 +26,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         _validated, args = self.validate_argument_spec(argument_spec=ARGSPEC, required_one_of=[["manifest_path", "number"]],
-                                              mutually_exclusive=[["manifest_path", "number"]])
+                                                       mutually_exclusive=[["manifest_path", "number"]])
         path = args["profile_path"]
         before = store.current_generation(path)
         gens = store.generations(path)

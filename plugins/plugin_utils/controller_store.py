@@ -176,7 +176,7 @@ def buildable_systems(nix_bin_dir: str | None = None) -> set[str]:
                "reading the controller's Nix configuration")
     systems = {"builtin"}
     for line in out.splitlines():
-        key, _, value = line.partition(" = ")
+        key, _sep, value = line.partition(" = ")
         if key.strip() in ("system", "extra-platforms"):
             systems.update(value.split())
     return systems
