@@ -18,11 +18,6 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
 
-ARGSPEC = {
-    "paths": {"type": "list", "elements": "str", "required": True},
-    "nix_store": {"type": "str", "default": "nix-store"},
-    "nix_bin_dir": {"type": "path"},
-}
 
 
 class ActionModule(ActionBase):
@@ -32,11 +27,11 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _validated, args = self.validate_argument_spec(argument_spec=ARGSPEC)
-        paths = [p for p in args["paths"] if p]
-        for p in paths:
-            if not p.startswith("/nix/store/") or any(c.isspace() for c in p):
-                raise AnsibleActionFail(f"not a store path: {p!r}")
+        _validated, args = self.validate_argument_spec(argument_spec=store.TRANSFER_ARGSPEC)
+        try:
+            paths = store.check_store_paths(args["paths"])
+        except store.DeployError as exc:
+            raise AnsibleActionFail(str(exc)) from None
         result.update(changed=bool(paths), paths=paths, count=len(paths), bytes=0)
         if not paths or self._task.check_mode:
             return result

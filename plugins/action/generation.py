@@ -13,7 +13,7 @@ ARGSPEC = {
     "profile_path": {"type": "path", "required": True},
     "manifest_path": {"type": "str"},
     "number": {"type": "int"},
-    "nix_bin_dir": {"type": "path"},
+    **store.CONTROLLER_ARGSPEC,
 }
 
 

@@ -35,7 +35,7 @@ ARGSPEC = {
     "nixpkgs": {"type": "str", "default": ""},
     "extra_params": {"type": "dict", "default": {}},
     "targets_group": {"type": "str", "default": "disnix_targets"},
-    "nix_bin_dir": {"type": "path"},
+    **store.CONTROLLER_ARGSPEC,
 }
 
 

@@ -17,20 +17,9 @@ description:
   - Give it only the paths the target lacks, in closure order (dependencies first), as
     M(disnix.deploy.target_state) reports them; C(playbooks/deploy.yml) does.
   - Importing only makes paths valid in the target's store; no running service changes.
-options:
-  paths:
-    description: Store paths to send, dependencies before dependants.
-    type: list
-    elements: str
-    required: true
-  nix_store:
-    description: The C(nix-store) to run on the target.
-    type: str
-    default: nix-store
-  nix_bin_dir:
-    description: Directory of the controller's Nix tools; by default they are looked up on E(PATH).
-    type: path
 extends_documentation_fragment:
+  - disnix.deploy.controller
+  - disnix.deploy.controller.transfer
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:

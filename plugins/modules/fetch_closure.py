@@ -16,20 +16,9 @@ description:
     host's Ansible connection fetches it and the controller imports it.
   - Used after M(disnix.deploy.realise), so that services built on a target can join profiles and
     reach other targets.
-options:
-  paths:
-    description: Store paths whose closure the controller needs.
-    type: list
-    elements: str
-    required: true
-  nix_store:
-    description: The C(nix-store) to run on the target.
-    type: str
-    default: nix-store
-  nix_bin_dir:
-    description: Directory of the controller's Nix tools; by default they are looked up on E(PATH).
-    type: path
 extends_documentation_fragment:
+  - disnix.deploy.controller
+  - disnix.deploy.controller.transfer
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:

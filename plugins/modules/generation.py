@@ -26,10 +26,8 @@ options:
   number:
     description: Existing generation to switch to.
     type: int
-  nix_bin_dir:
-    description: Directory of the controller's Nix tools; by default they are looked up on E(PATH).
-    type: path
 extends_documentation_fragment:
+  - disnix.deploy.controller
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:

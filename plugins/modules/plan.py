@@ -57,10 +57,8 @@ options:
     description: Inventory group whose hosts are the targets.
     type: str
     default: disnix_targets
-  nix_bin_dir:
-    description: Directory of the controller's Nix tools; by default they are looked up on E(PATH).
-    type: path
 extends_documentation_fragment:
+  - disnix.deploy.controller
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:

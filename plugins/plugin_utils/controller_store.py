@@ -21,6 +21,17 @@ from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest as m
 from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_nix import MANIFEST, PROFILES
 
 
+# options of doc fragment disnix.deploy.controller (every controller-side action)
+CONTROLLER_ARGSPEC = {"nix_bin_dir": {"type": "path"}}
+
+# ... and of disnix.deploy.controller.transfer (distribute, fetch_closure)
+TRANSFER_ARGSPEC = {
+    "paths": {"type": "list", "elements": "str", "required": True},
+    "nix_store": {"type": "str", "default": "nix-store"},
+    **CONTROLLER_ARGSPEC,
+}
+
+
 class DeployError(Exception):
     """A deployment step on the controller failed; the message says which and why."""
 
@@ -35,6 +46,15 @@ def _run(cmd: list[str], what: str, stdin: str | None = None, timeout: int = 360
     if proc.returncode != 0:
         raise DeployError(f"{what} failed: {proc.stderr.strip()[-4000:]}")
     return proc.stdout
+
+
+def check_store_paths(paths: list[str]) -> list[str]:
+    """The non-empty entries, each a store path that is safe to put on a command line."""
+    paths = [p for p in paths if p]
+    for p in paths:
+        if not p.startswith("/nix/store/") or any(c.isspace() for c in p):
+            raise DeployError(f"not a store path: {p!r}")
+    return paths
 
 
 def tool(name: str, nix_bin_dir: str | None = None) -> str:
