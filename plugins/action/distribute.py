@@ -19,7 +19,6 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
 
 
-
 class ActionModule(ActionBase):
     """Sends the given store paths (in closure order) to the target."""
 

@@ -39,14 +39,6 @@ ARGSPEC = {
 }
 
 
-def nixpkgs_from_nix_path() -> str:
-    """`nixpkgs=` of NIX_PATH, the way Disnix finds <nixpkgs>; '' when there is none."""
-    for entry in os.environ.get("NIX_PATH", "").split(":"):
-        if entry.startswith("nixpkgs="):
-            return entry[len("nixpkgs="):]
-    return ""
-
-
 def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tuple[dict[str, dict], dict[str, str], set[str]]:
     """The infrastructure model as the inventory plugin left it, target -> inventory host, and
     the targets that build their own services (disnix_build_on_targets, for the run as an
@@ -116,7 +108,7 @@ class ActionModule(ActionBase):
             if not args["services"] or not args["distribution"]:
                 raise AnsibleActionFail("set disnix_services and disnix_distribution (paths of the services and distribution models)")
             arch = evaluate(args["services"], args["distribution"], infrastructure,
-                            nixpkgs=args["nixpkgs"] or nixpkgs_from_nix_path(), extra_params=args["extra_params"],
+                            nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=args["extra_params"],
                             nix_instantiate=store.tool("nix-instantiate", nix_bin))
             new = manifest_lib.compose(arch, infrastructure, args["profile"])
             number = None

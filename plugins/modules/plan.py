@@ -46,7 +46,8 @@ options:
   nixpkgs:
     description:
       - Path of Nixpkgs, passed to the services model as C(pkgs).
-      - Default the C(nixpkgs=) entry of E(NIX_PATH); models that do not use C(pkgs) need none.
+      - Default where C(<nixpkgs>) resolves (E(NIX_PATH) or Nix's search path), if anywhere;
+        models that do not use C(pkgs) need none.
     type: str
     default: ""
   extra_params:

@@ -61,6 +61,13 @@ def tool(name: str, nix_bin_dir: str | None = None) -> str:
     return os.path.join(nix_bin_dir, name) if nix_bin_dir else name
 
 
+def find_nixpkgs(nix_bin_dir: str | None = None) -> str:
+    """Where <nixpkgs> resolves (NIX_PATH or Nix's default search path), '' when nowhere."""
+    proc = subprocess.run([tool("nix-instantiate", nix_bin_dir), "--find-file", "nixpkgs"],
+                          capture_output=True, text=True, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
 def realise(drvs: list[str], nix_bin_dir: str | None = None) -> list[str]:
     """Builds derivations in one nix-store call (Nix runs independent builds in parallel)."""
     if not drvs:
