@@ -145,30 +145,38 @@ def test_a_service_that_vetoes_its_lock_stops_everything(lab, coordinator):
     before = activations(lab)
     try:
         run = deploy(lab, coordinator, "distribution-1.nix")
+        assert run.rc != 0, run
+        assert "locking was refused" in run.out and "guard" in run.out
+        assert [e for e in activations(lab) if e["op"] in ("activate", "deactivate")] == \
+            [e for e in before if e["op"] in ("activate", "deactivate")]
+        assert len(generations(coordinator)) == 3
+        assert locks(lab) == []
+        assert running(lab, "test3", "db") and running(lab, "test1", "db") is None
+
+        # Disnix's --no-lock: the same upgrade goes through without asking the services
+        run = deploy(lab, coordinator, "distribution-1.nix", disnix_no_lock=True)
+        assert run.rc == 0, run
+        assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode != 0
+        assert running(lab, "test1", "db") and running(lab, "test3", "db") is None
+        assert len(generations(coordinator)) == 4
     finally:
         lab.ssh("test1", "rm -f /tmp/guard-veto")
-    assert run.rc != 0, run
-    assert "locking was refused" in run.out and "guard" in run.out
-    assert [e for e in activations(lab) if e["op"] in ("activate", "deactivate")] == \
-        [e for e in before if e["op"] in ("activate", "deactivate")]
-    assert len(generations(coordinator)) == 3
-    assert locks(lab) == []
-    assert running(lab, "test3", "db") and running(lab, "test1", "db") is None
 
 
 def test_a_deploy_while_another_holds_the_locks_is_refused(lab, coordinator):
     holder = {"run_id": "other-run", "controller": "elsewhere", "user": "someone", "pid": 1, "since": 0, "profile": "default"}
     lab.ssh("test2", "cat > /tmp/disnix-default.lock", stdin=json.dumps(holder))
-    run = deploy(lab, coordinator, "distribution-1.nix")
+    # a real change (an unchanged deployment needs no lock)
+    run = deploy(lab, coordinator, "distribution-2.nix")
     assert run.rc != 0, run
     assert "other-run" in run.out and "elsewhere" in run.out
     assert locks(lab) == ["test2"]                       # the other run's lock is left alone
-    assert len(generations(coordinator)) == 3
+    assert len(generations(coordinator)) == 4
 
     # a lock left by a crashed run of this controller: its pid is gone, so it is stale
     crashed = dict(holder, run_id="crashed-run", controller=socket.gethostname(), pid=crashed_pid())
     lab.ssh("test2", "cat > /tmp/disnix-default.lock", stdin=json.dumps(crashed))
-    run = deploy(lab, coordinator, "distribution-1.nix")
+    run = deploy(lab, coordinator, "distribution-2.nix")
     assert run.rc != 0, run
     assert "STALE: run crashed-run" in run.out and "playbooks/unlock.yml" in run.out
 
@@ -178,14 +186,16 @@ def test_a_deploy_while_another_holds_the_locks_is_refused(lab, coordinator):
 
 
 def test_rollback_restores_the_previous_generation(lab, coordinator):
-    # generation 3 added guard on test1; generation 2 is distribution-2 without it
+    # generation 4 is distribution-1; generation 3 added guard on test1 to distribution-2
     run = deploy(lab, coordinator, "distribution-1.nix", playbook="rollback.yml")
     assert run.rc == 0, run
-    assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode != 0
-    assert os.readlink(os.path.join(coordinator, "default")) == "default-2-link"
-    assert running(lab, "test3", "db") and running(lab, "test2", "api") and running(lab, "test3", "web")
+    assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode == 0
+    assert os.readlink(os.path.join(coordinator, "default")) == "default-3-link"
+    assert running(lab, "test3", "db") and running(lab, "test1", "db") is None
+    assert running(lab, "test2", "api") and running(lab, "test3", "web")
 
-    run = deploy(lab, coordinator, "distribution-1.nix", playbook="rollback.yml")  # 2 -> 1
+    run = deploy(lab, coordinator, "distribution-1.nix", playbook="rollback.yml")  # 3 -> 2
     assert run.rc == 0, run
-    assert running(lab, "test1", "db") and running(lab, "test3", "db") is None
-    assert os.readlink(os.path.join(coordinator, "default")) == "default-1-link"
+    assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode != 0
+    assert running(lab, "test3", "db") and running(lab, "test2", "api")
+    assert os.readlink(os.path.join(coordinator, "default")) == "default-2-link"
