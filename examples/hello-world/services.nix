@@ -1,5 +1,6 @@
 # The services of the example, as in the blog's services-without-proxy.nix.
-{ system, distribution, invDistribution, pkgs }:
+# serverPort can be changed with -e '{"disnix_extra_params": {"serverPort": 6000}}' (Disnix's --extra-params).
+{ system, distribution, invDistribution, pkgs, serverPort ? 5000 }:
 
 let
   customPkgs = import ./pkgs { inherit system; };
@@ -7,7 +8,7 @@ in
 rec {
   hello_world_server = rec {
     name = "hello_world_server";
-    port = 5000;
+    port = serverPort;
     pkg = customPkgs.hello_world_server { inherit port; };
     type = "process";
   };

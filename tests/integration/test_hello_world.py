@@ -17,6 +17,8 @@ pytestmark = needs_lab
 EXAMPLE = os.path.join(REPO, "examples", "hello-world")
 INVENTORY = os.path.join(EXAMPLE, "lab.disnix.yml")
 CLIENT = "/nix/var/nix/profiles/disnix/default/bin/hello-world-client"
+# a port of this run's own: new builds, so building on targets really builds
+PORT = 20000 + os.getpid() % 20000
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +32,12 @@ def coordinator(tmp_path_factory):
     return str(tmp_path_factory.mktemp("coordinator"))
 
 
-def deploy(lab, coordinator, scenario: int, **extra):
-    return lab.playbook("deploy.yml", INVENTORY, extra_vars={
+def deploy(lab, coordinator, scenario: int, inventory: str = INVENTORY, **extra):
+    return lab.playbook("deploy.yml", inventory, extra_vars={
         "disnix_services": os.path.join(EXAMPLE, "services.nix"),
         "disnix_distribution": os.path.join(EXAMPLE, f"distribution-scenario{scenario}.nix"),
-        "disnix_coordinator_profile_dir": coordinator, **extra})
+        "disnix_coordinator_profile_dir": coordinator,
+        "disnix_extra_params": {"serverPort": PORT}, **extra})
 
 
 def ask(lab, host: str) -> str:
@@ -53,9 +56,14 @@ def test_scenario1_client_on_test1_talks_to_server_on_test2(lab, coordinator):
     assert server_runs(lab, "test2")
 
 
-def test_scenario2_second_client_on_test3(lab, coordinator):
-    run = deploy(lab, coordinator, 2, disnix_build_on_targets=True)
+def test_scenario2_second_client_on_test3_built_there_by_host_variable(lab, coordinator, tmp_path):
+    # only the Cygwin target builds its own services: a host variable set by the inventory
+    inventory = tmp_path / "cygwin-builds.disnix.yml"
+    inventory.write_text(f"plugin: disnix.deploy.infrastructure\ninfrastructure: {EXAMPLE}/infrastructure.nix\n"
+                         "compose:\n  disnix_build_on_targets: disnix_system == 'x86_64-cygwin'\n")
+    run = deploy(lab, coordinator, 2, inventory=str(inventory))
     assert run.rc == 0, run
+    assert "build on test3: " in run.out and "build on test1" not in run.out
     assert ask(lab, "test1") == "Hello world!\n"
     assert ask(lab, "test3") == "Hello world!\n"
 
@@ -77,5 +85,5 @@ def test_scenario3_server_moves_to_test3_built_there(lab, coordinator):
     assert server_runs(lab, "test3")
     assert not server_runs(lab, "test2")
     for host in ("test1", "test3"):
-        assert "test3 5000" in lab.ssh(host, f"cat {CLIENT}").stdout      # reconfigured to the new server
+        assert f"test3 {PORT}" in lab.ssh(host, f"cat {CLIENT}").stdout      # reconfigured to the new server
         assert ask(lab, host) == "Hello world!\n"
