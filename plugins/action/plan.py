@@ -172,7 +172,7 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def _where_to_build(arch, infrastructure: dict[str, dict], build_on: set[str], nix_bin: str | None) -> tuple[list[str], dict[str, list[str]]]:
-        """Derivations the controller builds, and per target those it builds itself. A
+        """Derivations the controller has to build, and per target those it builds itself. A
         target builds its own services when asked to and their outputs are not yet in the
         controller's store; a system the controller cannot build is an error before anything
         changes."""
@@ -193,7 +193,8 @@ class ActionModule(ActionBase):
                     f"target {m.target} has system {system}, which this controller cannot build "
                     f"(it builds {', '.join(sorted(buildable - {'builtin'}))}); set disnix_build_on_targets=true, "
                     f"for the run (-e) or as a host variable of {m.target}, to build on the targets. Nothing was changed.")
-            local.add(m.drv)
+            if m.out in outputs_missing:
+                local.add(m.drv)
         return sorted(local), {t: sorted(d) for t, d in sorted(remote.items())}
 
     @staticmethod

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -36,10 +37,15 @@ def coordinator(tmp_path_factory):
     return str(tmp_path_factory.mktemp("coordinator"))
 
 
-def deploy(lab, coordinator, distribution: str, *args: str, playbook: str = "deploy.yml", **extra):
+# goes into every build of this test run, so the controller's store has none of them yet
+STAMP = f"{os.getpid()}-{time.time_ns()}"
+
+
+def deploy(lab, coordinator, distribution: str, *args: str, playbook: str = "deploy.yml", variant: str = "good", **extra):
     extra_vars = {"disnix_services": os.path.join(MODELS, "services.nix"),
                   "disnix_distribution": os.path.join(MODELS, distribution),
-                  "disnix_coordinator_profile_dir": coordinator, **extra}
+                  "disnix_coordinator_profile_dir": coordinator,
+                  "disnix_extra_params": {"stamp": STAMP, "variant": variant}, **extra}
     return lab.playbook(playbook, INVENTORY, *args, extra_vars=extra_vars)
 
 
@@ -98,7 +104,7 @@ def test_check_mode_prints_the_plan_and_touches_nothing(lab, coordinator):
     before = activations(lab)
     run = deploy(lab, coordinator, "distribution-2.nix", "--check")
     assert run.rc == 0, run
-    assert "would build" in run.out
+    assert "would build" in run.out and "-api.drv" in run.out        # api bakes in db's new host
     assert "deactivate db (process) on test1" in run.out
     assert "activate db (process) on test3" in run.out
     assert activations(lab) == before
@@ -126,7 +132,7 @@ def test_moving_a_service_redeploys_dependants_whose_build_changed(lab, coordina
 def test_failed_activation_rolls_back_every_host(lab, coordinator):
     pids = {s: running(lab, h, s) for s, h in (("db", "test3"), ("api", "test2"), ("web", "test3"))}
     profiles = {h: lab.ssh(h, "readlink -f /nix/var/nix/profiles/disnix/default").stdout for h in HOSTS}
-    run = deploy(lab, coordinator, "distribution-2.nix", disnix_extra_params={"variant": "fail"})
+    run = deploy(lab, coordinator, "distribution-2.nix", variant="fail")
     assert run.rc != 0, run
     assert "rolled back" in run.out and "api" in run.out
     # the new db ran on test3 for a while, then the old one came back; api likewise on test2

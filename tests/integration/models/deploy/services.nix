@@ -1,11 +1,12 @@
 # Test services: db <- api <- web (dependsOn), each a daemon that bakes the host of its
 # dependency into its package, and a wrapper `guard` whose lock obeys /tmp/guard-veto.
-# extra param `variant`: "fail" makes api's activation fail and gives db a new build.
-{ system, distribution, invDistribution, variant ? "good", ... }:
+# extra param `variant`: "fail" makes api's activation fail and gives db a new build;
+# `stamp` goes into every build, so a test run gets builds of its own.
+{ system, distribution, invDistribution, variant ? "good", stamp ? "", ... }:
 
 let
   daemon = { name, config, fail ? false }: derivation {
-    inherit name system config;
+    inherit name system config stamp;
     builder = "/bin/sh";
     failFlag = if fail then "1" else "0";
     args = [ "-c" ''
@@ -23,7 +24,7 @@ let
 
   wrapper = derivation {
     name = "guard";
-    inherit system;
+    inherit system stamp;
     builder = "/bin/sh";
     args = [ "-c" ''
       /bin/mkdir -p $out/bin
