@@ -27,3 +27,19 @@ options:
     type: str
     default: nix-store
 """
+
+    # disnix.deploy.controller.actions: attributes every controller-side action shares
+    ACTIONS = r"""
+attributes:
+  diff_mode:
+    support: none
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+"""

@@ -19,22 +19,12 @@ description:
 extends_documentation_fragment:
   - disnix.deploy.controller
   - disnix.deploy.controller.transfer
+  - disnix.deploy.controller.actions
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
-  diff_mode:
-    support: none
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  platform:
-    support: full
-    platforms: posix
 """
 
 EXAMPLES = r"""

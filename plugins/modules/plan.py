@@ -60,22 +60,12 @@ options:
     default: disnix_targets
 extends_documentation_fragment:
   - disnix.deploy.controller
+  - disnix.deploy.controller.actions
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
-  diff_mode:
-    support: none
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  platform:
-    support: full
-    platforms: posix
 notes:
   - Used by C(playbooks/deploy.yml) and C(playbooks/rollback.yml); see docs/deploy.md.
 """
