@@ -134,7 +134,9 @@ def test_failed_activation_rolls_back_every_host(lab, coordinator):
     profiles = {h: lab.ssh(h, "readlink -f /nix/var/nix/profiles/disnix/default").stdout for h in HOSTS}
     run = deploy(lab, coordinator, "distribution-2.nix", variant="fail")
     assert run.rc != 0, run
-    assert "rolled back" in run.out and "api" in run.out
+    assert "rolled back" in run.out and "api: refusing to start" in run.out
+    # what was restored, host by host, in the order it was undone
+    assert "test3: deactivate db, activate db" in run.out and "test2: activate api" in run.out
     # the new db ran on test3 for a while, then the old one came back; api likewise on test2
     assert running(lab, "test3", "db") and running(lab, "test2", "api") and running(lab, "test3", "web") == pids["web"]
     assert "db v1" in lab.ssh("test3", "cat $(readlink -f /nix/var/nix/profiles/disnix/default)/bin/db").stdout
