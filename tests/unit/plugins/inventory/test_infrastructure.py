@@ -17,29 +17,9 @@ from ansible.plugins.loader import inventory_loader
 
 HAVE_NIX = shutil.which("nix-instantiate") is not None
 
-BLOG_MODEL = """\
-{
-  test1 = { # x86 Linux machine (Kubuntu) reachable with SSH
-    hostname = "test1";
-    system = "i686-linux";
-    targetProperty = "hostname";
-    clientInterface = "disnix-ssh-client";
-  };
-  test2 = { # x86-64 Linux machine (NixOS) reachable with SOAP/HTTP
-    hostname = "test2";
-    system = "x86_64-linux";
-    targetEPR = "http://test2:8080/DisnixWebService/services/DisnixWebService";
-    targetProperty = "targetEPR";
-    clientInterface = "disnix-soap-client";
-  };
-  test3 = {
-    hostname = "test3";
-    system = "x86_64-cygwin";
-    targetProperty = "hostname";
-    clientInterface = "disnix-ssh-client";
-  };
-}
-"""
+# the blog post's model, in its pre-0.5 form (shared with the model loading tests)
+with open(os.path.join(os.path.dirname(__file__), "..", "plugin_utils", "models", "blog-legacy.nix"), encoding="utf-8") as _model:
+    BLOG_MODEL = _model.read()
 
 
 def write(path, text: str) -> str:
