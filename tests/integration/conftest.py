@@ -101,11 +101,16 @@ class Lab:
         return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
 
+# Lab names are unique to this test run, so two runs side by side (or a run next to a demo)
+# never stop each other's hosts: DISNIX_TEST_RUN names the run (scripts/test sets it).
+RUN_PREFIX = re.sub(r"[^A-Za-z0-9]", "", os.environ.get("DISNIX_TEST_RUN") or "r%d" % os.getpid())[:10] + "_"
+
+
 @pytest.fixture(scope="module")
 def lab_instance(request):
     """A fresh lab per test module, named after it; stopped when the module is done."""
     name = re.sub(r"[^a-z0-9]", "", request.module.__name__.rsplit(".", 1)[-1].replace("test_", ""))[:8] or "it"
-    lab = Lab(name)
+    lab = Lab(RUN_PREFIX + name)
     lab.down()
     yield lab
     lab.down()
