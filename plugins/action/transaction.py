@@ -56,7 +56,7 @@ class ActionModule(ActionBase):
                                 list(task_vars.get("ansible_play_hosts_all") or []), self._task.check_mode,
                                 manifest.get("committed_runs"), recover_only=args["recover_only"])
             tx = tx_logic.after_query(tx, results, socket.gethostname(), self._alive(results), force=args["force"])
-            self._say("plan", tx["plan_lines"] if tx["plan"] else [])
+            self._say("plan", list(manifest.get("build_lines") or []) + (tx["plan_lines"] if tx["plan"] else []))
             if tx["check"] and tx["plan"]:
                 result["diff"] = tx_logic.diff_text(tx)
         else:
