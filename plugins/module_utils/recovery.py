@@ -43,8 +43,8 @@ def recover(request: locking.LockRequest, dead_run_id: str | None, committed: bo
     if check_mode:
         pending = [e for r in runs for e in journal.pending_undo(r)]
         return {"changed": True, "restored": [], "direction": direction, "pending": pending,
-                "msg": "would recover %s on %s (%d step(s) to undo)" % (", ".join(runs) or holder_run, hostname(),
-                                                                       0 if committed else len(pending))}
+                "msg": "would recover %s on %s (%d step(s) to undo)"
+                       % (", ".join(runs) or holder_run, hostname(), 0 if committed else len(pending))}
     restored: list[dict] = []
     with locking.owner_guard(request.profile, request.tmpdir, request.run_id, fenced=False):
         locking.take_over(request, holder_run)

@@ -14,8 +14,8 @@ description:
   - Runs on the controller. Loads the services and distribution models (Disnix's Nix syntax)
     against the infrastructure of the inventory, validates them, builds every service for the
     system of its target, builds one profile per target and adds the manifest to the Nix store.
-  - It does not plan the transition: M(disnix.deploy.transaction) does, from what the targets
-    run, under their locks.
+  - It does not plan the transition; M(disnix.deploy.transaction) does that, from what the
+    targets run, under their locks.
   - Reports C(changed) when it built something or added a new manifest to the store.
   - The infrastructure is taken from the host variables that the
     P(disnix.deploy.infrastructure#inventory) inventory plugin sets on the hosts of
@@ -24,8 +24,8 @@ description:
     what would be built.
   - With O(generation), the manifest of that controller generation is used instead of the
     models (rollback).
-  - The infrastructure may also come from an ordinary inventory (no infrastructure model): see
-    docs/inventory.md for the defaults.
+  - The infrastructure may also come from an ordinary inventory without an infrastructure
+    model; docs/inventory.md lists the defaults.
 options:
   services:
     description: Path of the services model.

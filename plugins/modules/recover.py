@@ -25,7 +25,7 @@ options:
     type: str
   committed:
     description:
-      - The dead run committed on the rest of the network: keep what it did here.
+      - The dead run committed on the rest of the network, so what it did here is kept.
     type: bool
     default: false
   timeout:

@@ -39,8 +39,8 @@ def test_steps_are_journaled_and_logged(lab):
 
     # each step is journaled before it runs and after: a run killed in between leaves "begin"
     journal = Journal(journal_path("default", lab.tmpdir)).entries()
-    assert [(e["state"], e["service"]) for e in journal] == [("begin", "server"), ("done", "server"),
-                                                               ("begin", "client"), ("done", "client")]
+    assert [(e["state"], e["service"]) for e in journal] == [
+        ("begin", "server"), ("done", "server"), ("begin", "client"), ("done", "client")]
     entries = [e for e in journal if e["state"] == "done"]
     assert [(e["run_id"], e["wave"], e["op"], e["service"], e["key"]) for e in entries] == [
         ("run-1", 0, "activate", "server", "k-server"), ("run-1", 1, "activate", "client", "k-client")]
