@@ -80,6 +80,13 @@ def workspace(tmp_path_factory):
             "installed": root / "collections" / "ansible_collections" / "disnix" / "deploy"}
 
 
+def tar_member(path, name: str) -> str:
+    with tarfile.open(path) as tar:
+        member = tar.extractfile(name)
+        assert member is not None
+        return member.read().decode()
+
+
 def test_tarball_ships_the_collection_and_none_of_the_checkouts_tooling(workspace):
     with tarfile.open(workspace["tarball"]) as tar:
         names = tar.getnames()
@@ -99,13 +106,6 @@ def test_tarball_ships_the_collection_and_none_of_the_checkouts_tooling(workspac
     info = manifest["collection_info"]
     for key in ("repository", "homepage", "documentation", "issues"):
         assert info[key].startswith("https://github.com/disnix-deploy/disnix.deploy"), (key, info[key])
-
-
-def tar_member(path, name: str) -> str:
-    with tarfile.open(path) as tar:
-        member = tar.extractfile(name)
-        assert member is not None
-        return member.read().decode()
 
 
 def test_only_the_installed_copy_is_found(workspace):
@@ -139,4 +139,3 @@ def test_fqcn_deploy_from_outside_the_checkout_runs_hello_world(lab_instance, wo
     assert answer.stdout == "Hello world!\n", answer
     assert f"test2 {PORT}" in lab.ssh("test1", f"cat {CLIENT}").stdout
     assert lab.ssh("test2", "kill -0 $(cat /var/run/hello-world-server.pid)", check=False).returncode == 0
-
