@@ -19,13 +19,13 @@ import uuid
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
 from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest as manifest_lib
 from ansible_collections.disnix.deploy.plugins.plugin_utils import run_records
 from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_model import evaluate
+from ansible_collections.disnix.deploy.plugins.plugin_utils.inventory_targets import targets_from_inventory
 from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
 
 ARGSPEC = {
@@ -39,36 +39,6 @@ ARGSPEC = {
     "targets_group": {"type": "str", "default": "disnix_targets"},
     **store.CONTROLLER_ARGSPEC,
 }
-
-
-def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tuple[dict[str, dict], dict[str, str], set[str]]:
-    """The infrastructure model as the inventory plugin left it, target -> inventory host, and
-    the targets that build their own services (disnix_build_on_targets, for the run as an
-    extra var or per host as a host variable)."""
-    infrastructure: dict[str, dict] = {}
-    hosts: dict[str, str] = {}
-    build_on: set[str] = set()
-    hostvars = task_vars["hostvars"]
-    for host in task_vars["groups"].get(group, []):
-        hv = hostvars[host]
-        if "disnix_system" not in hv:
-            raise AnsibleActionFail(f"host {host} of group {group} has no disnix_ variables: "
-                                    "use the disnix.deploy.infrastructure inventory plugin")
-        name = hv.get("disnix_target_name", host)
-        hosts[name] = host
-        if boolean(hv.get("disnix_build_on_targets", False), strict=False):
-            build_on.add(name)
-        infrastructure[name] = {
-            "properties": hv["disnix_properties"],
-            "containers": hv["disnix_containers"],
-            "system": hv["disnix_system"],
-            "numOfCores": hv["disnix_num_of_cores"],
-            "clientInterface": hv["disnix_client_interface"],
-            "targetProperty": hv["disnix_target_property"],
-        }
-    if not infrastructure:
-        raise AnsibleActionFail(f"the inventory has no hosts in group {group}")
-    return infrastructure, hosts, build_on
 
 
 class ActionModule(ActionBase):
@@ -94,7 +64,7 @@ class ActionModule(ActionBase):
     def _plan(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         nix_bin = args["nix_bin_dir"]
-        infrastructure, hosts, build_on = infrastructure_from_inventory(task_vars, args["targets_group"])
+        infrastructure, hosts, build_on = targets_from_inventory(task_vars, args["targets_group"])
         profile_path = store.coordinator_profile(args["profile"], args["coordinator_profile_dir"])
         gens = store.generations(profile_path)
         current = store.current_generation(profile_path)
