@@ -9,7 +9,7 @@ name: infrastructure
 short_description: Disnix infrastructure model as inventory
 version_added: 0.1.0
 author:
-  - disnix.deploy developers
+  - disnix.deploy developers (@disnix-deploy)
 description:
   - Reads a Disnix infrastructure model (Disnix's Nix syntax, JSON or YAML) and turns every
     target into an Ansible host with the C(disnix_) host variables and groups that

@@ -69,7 +69,7 @@ seealso:
   - module: disnix.deploy.activation
   - module: disnix.deploy.target_state
 author:
-  - disnix.deploy developers
+  - disnix.deploy developers (@disnix-deploy)
 """
 
 EXAMPLES = r"""

@@ -9,7 +9,7 @@ module: manifest
 short_description: Evaluate Disnix models, build the services and profiles, compose the manifest
 version_added: 0.2.0
 author:
-  - disnix.deploy developers
+  - disnix.deploy developers (@disnix-deploy)
 description:
   - Runs on the controller. Loads the services and distribution models (Disnix's Nix syntax)
     against the infrastructure of the inventory, validates them, builds every service for the

@@ -48,7 +48,7 @@ attributes:
 seealso:
   - module: disnix.deploy.target_state
 author:
-  - disnix.deploy developers
+  - disnix.deploy developers (@disnix-deploy)
 """
 
 EXAMPLES = r"""

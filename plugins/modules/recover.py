@@ -48,7 +48,7 @@ seealso:
   - module: disnix.deploy.transaction
   - module: disnix.deploy.lock
 author:
-  - disnix.deploy developers
+  - disnix.deploy developers (@disnix-deploy)
 """
 
 EXAMPLES = r"""

@@ -9,7 +9,7 @@ module: transaction
 short_description: Judge one stage of a Disnix deployment and decide what runs next
 version_added: 0.2.0
 author:
-  - disnix.deploy developers
+  - disnix.deploy developers (@disnix-deploy)
 description:
   - Runs on the controller, once per stage of the role C(disnix.deploy.deploy), after the stage
     task ran on every target with failures and unreachable hosts kept in the play. It reads every
@@ -52,6 +52,7 @@ options:
     default: false
 extends_documentation_fragment:
   - disnix.deploy.controller
+  - disnix.deploy.controller.actions
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:

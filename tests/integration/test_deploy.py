@@ -214,3 +214,28 @@ def test_rollback_restores_the_previous_generation(lab, coordinator):
     assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode == 0
     assert running(lab, "test3", "db") and running(lab, "test1", "db") is None
     assert os.readlink(os.path.join(coordinator, "default")) == "default-3-link"
+
+
+def test_a_service_whose_package_is_gone_counts_as_deactivated(lab, coordinator):
+    # generation 3 runs api on test2; its package vanishes from test2's store (a partial wipe)
+    pkg = lab.ssh("test2", "dirname $(dirname $(readlink -f /nix/var/nix/profiles/disnix/default/bin/api))").stdout.strip()
+    assert pkg.startswith("/nix/store/")
+    lab.ssh("test2", f"kill $(cat /run/api.pid); rm -rf {pkg}")
+    run = deploy(lab, coordinator, "distribution-1.nix")          # api is rebuilt: the old one must go
+    assert run.rc == 0, run
+    assert "is missing on test2; treated as already deactivated" in run.out
+    assert running(lab, "test1", "db") and running(lab, "test2", "api") and running(lab, "test3", "web")
+    assert locks(lab) == []
+
+
+def test_a_host_recreated_blank_gets_everything_it_should_run(lab, coordinator):
+    # test3 comes back empty: no processes, no profile, no journal
+    lab.ssh("test3", "for s in db web; do kill $(cat /run/$s.pid) 2>/dev/null; rm -f /run/$s.pid; done; "
+                     "rm -rf /nix/var/nix/profiles/disnix /tmp/disnix-default.*")
+    gens = len(generations(coordinator))
+    run = deploy(lab, coordinator, "distribution-2.nix")
+    assert run.rc == 0, run
+    assert "differ from the controller's generation" in run.out and "missing: web on test3" in run.out
+    assert running(lab, "test3", "db") and running(lab, "test3", "web") and running(lab, "test2", "api")
+    assert running(lab, "test1", "db") is None
+    assert len(generations(coordinator)) == gens + 1

@@ -37,14 +37,16 @@ def query_ok(m, lock=None, journal=()):
                 "journal": list(journal) if h == "h2" else []} for t, h in HOSTS.items()}
 
 
-def started(old=OLD, new=NEW, play=None, check=False):
+def started(old=None, new=None, play=None, check=False):
+    old, new = old or OLD, new or NEW
     result = {"run_id": "run-new", "profile": "default", "manifest": new, "previous_manifest": old,
               "manifest_path": "/nix/store/m-new", "previous_manifest_path": "/nix/store/m-old",
               "generation": 1, "target_generation": None, "hosts": HOSTS, "coordinator_profile": "/c/default"}
     return tx.start(result, list(HOSTS.values()), play or list(HOSTS.values()), check)
 
 
-def locked(state, m=OLD):
+def locked(state, m=None):
+    m = m or OLD
     state = tx.after_query(state, query_ok(m), "ctl", {})
     return tx.after_lock(state, {h: dict(r, changed=True) for h, r in query_ok(m).items()})
 
