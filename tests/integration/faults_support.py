@@ -260,17 +260,16 @@ class FaultLab:
         self.immutable.discard(f"{host}:{path}")
 
     def install_nix_store_wrapper(self, host: str) -> None:
-        """A nix-store first on the ssh PATH (/usr/local/bin) that, while the marker
-        nix-store.import-wait exists, holds every import (--import, --serve) until it is
-        removed, writing nix-store.import-waiting meanwhile; otherwise the real nix-store."""
+        """A nix-store first on the ssh PATH (/usr/local/bin). An import (--import, --serve)
+        that finds the marker nix-store.import-wait takes it (renames it to
+        nix-store.import-waiting, so the next import goes through) and holds until
+        nix-store.import-waiting is removed; then, and otherwise, the real nix-store."""
         script = f"""#!/bin/sh
 case " $* " in
   *" --import "*|*" --serve "*)
-    if [ -e {MARKERS}/nix-store.import-wait ]; then
-      : > {MARKERS}/nix-store.import-waiting
+    if mv {MARKERS}/nix-store.import-wait {MARKERS}/nix-store.import-waiting 2>/dev/null; then
       n=0
-      while [ -e {MARKERS}/nix-store.import-wait ] && [ $n -lt 2400 ]; do sleep 0.1; n=$((n + 1)); done
-      rm -f {MARKERS}/nix-store.import-waiting
+      while [ -e {MARKERS}/nix-store.import-waiting ] && [ $n -lt 2400 ]; do sleep 0.1; n=$((n + 1)); done
     fi ;;
 esac
 exec /usr/bin/nix-store "$@"
@@ -296,3 +295,50 @@ exec /usr/bin/nix-store "$@"
             self.remove_nix_store_wrapper(host)
         for host in HOSTS:
             self.sh(host, f"rm -rf {MARKERS}; mkdir -p {MARKERS}", check=False)
+
+
+def other(dist: str) -> str:
+    return "b" if dist == "a" else "a"
+
+
+def expected_state(dist: str, stamp: str) -> dict[str, dict[str, str]]:
+    """host -> state file -> content, for a configuration."""
+    where = DISTRIBUTIONS[dist]
+    result: dict[str, dict[str, str]] = {h: {} for h in HOSTS}
+    for i, svc in enumerate(SERVICES):
+        conf = f"{svc} stamp {stamp}" if i == 0 else \
+            f"{svc} needs {SERVICES[i - 1]} at {where[SERVICES[i - 1]]} stamp {stamp}"
+        result[where[svc]][f"{svc}.state"] = conf + "\n"
+    return result
+
+
+def config_problems(fl: FaultLab, dist: str, stamp: str) -> list[str]:
+    """What differs from `dist` (built with `stamp`) fully deployed and running, unlocked."""
+    problems = []
+    want = expected_state(dist, stamp)
+    for host in HOSTS:
+        snap = fl.snapshot(host)
+        services = sorted(c.split("fault-daemon-")[1].split()[0] for c in snap["processes"])
+        expected = sorted(s[:-len(".state")] for s in want[host])
+        if services != expected:
+            problems.append(f"{host} runs {services}, expected {expected}")
+        if snap["state_files"] != want[host]:
+            problems.append(f"{host} state files {snap['state_files']}, expected {want[host]}")
+        if snap["lock"] is not None:
+            problems.append(f"{host} is locked: {snap['lock']}")
+        if snap["journal"]:
+            problems.append(f"{host} has a journal left: {snap['journal']}")
+    return problems
+
+
+def operations(fl: FaultLab) -> list[tuple[int, str, str, str, str]]:
+    """Every host's record of its services' activations and deactivations (written by the
+    services themselves), merged in time order: (time_ns, host, op, service, stamp)."""
+    entries = []
+    for host in HOSTS:
+        out = fl.sh(host, "cat /var/lib/fault-svc/ops.log 2>/dev/null || true").stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 4:
+                entries.append((int(parts[0]), host, parts[1], parts[2], parts[3]))
+    return sorted(entries)

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from conftest import needs_lab
-from faults_support import DISTRIBUTIONS, HOSTS, LOCK, MARKERS, SERVICES, FaultLab
+from faults_support import (DISTRIBUTIONS, HOSTS, LOCK, MARKERS, SERVICES, FaultLab, config_problems, expected_state,
+                            other)
 
 pytestmark = needs_lab
 
@@ -59,40 +60,6 @@ class Tally:
 
 
 TALLY = Tally()
-
-
-def other(dist: str) -> str:
-    return "b" if dist == "a" else "a"
-
-
-def expected_state(dist: str, stamp: str) -> dict[str, dict[str, str]]:
-    """host -> state file -> content, for a configuration."""
-    where = DISTRIBUTIONS[dist]
-    result: dict[str, dict[str, str]] = {h: {} for h in HOSTS}
-    for i, svc in enumerate(SERVICES):
-        conf = f"{svc} stamp {stamp}" if i == 0 else \
-            f"{svc} needs {SERVICES[i - 1]} at {where[SERVICES[i - 1]]} stamp {stamp}"
-        result[where[svc]][f"{svc}.state"] = conf + "\n"
-    return result
-
-
-def config_problems(fl: FaultLab, dist: str, stamp: str) -> list[str]:
-    """What differs from `dist` (built with `stamp`) fully deployed and running, unlocked."""
-    problems = []
-    want = expected_state(dist, stamp)
-    for host in HOSTS:
-        snap = fl.snapshot(host)
-        services = sorted(c.split("fault-daemon-")[1].split()[0] for c in snap["processes"])
-        expected = sorted(s[:-len(".state")] for s in want[host])
-        if services != expected:
-            problems.append(f"{host} runs {services}, expected {expected}")
-        if snap["state_files"] != want[host]:
-            problems.append(f"{host} state files {snap['state_files']}, expected {want[host]}")
-        if snap["lock"] is not None:
-            problems.append(f"{host} is locked: {snap['lock']}")
-        if snap["journal"]:
-            problems.append(f"{host} has a journal left: {snap['journal']}")
-    return problems
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +259,7 @@ def test_target_lost_during_copy(case, host, recovery):
     fl.wait_for_file(host, f"{MARKERS}/nix-store.import-waiting", run)
     case.inject()
     fl.drop_route(host)
-    fl.unmark(host, "nix-store.import-wait")
+    fl.unmark(host, "nix-store.import-waiting")
     result = run.wait()
     case.assert_failed(result, host)
     case.assert_as_before([h for h in HOSTS if h != host], count=False)

@@ -1,7 +1,8 @@
 # The fault suite's services: a chain s1 <- s2 <- s3 <- s4 <- s5 (each depends on the one
 # before and bakes that one's host into its package). A running service is a long-running
 # process `/bin/sh .../libexec/fault-daemon-<s>` (pid file /var/run/<s>.pid) plus its state
-# file /var/lib/fault-svc/<s>.state naming its configuration (removed when it stops).
+# file /var/lib/fault-svc/<s>.state naming its configuration (removed when it stops); each
+# start and stop is appended to /var/lib/fault-svc/ops.log ("<time_ns> <op> <s> <stamp>").
 # s1, s3 and s5 are of type wrapper, s2 and s4 of type process (two wrappers on one target
 # would collide in its profile: both are bin/wrapper). The hooks obey marker files on the
 # target, in /tmp/fault:
@@ -38,6 +39,7 @@ let
       alive && exit 0
       /bin/mkdir -p /var/lib/fault-svc
       echo "${conf}" > /var/lib/fault-svc/$svc.state
+      echo "$(/bin/date +%s%N) activate $svc ${stamp}" >> /var/lib/fault-svc/ops.log
       /usr/bin/setsid /bin/sh @out@/libexec/fault-daemon-$svc </dev/null >/dev/null 2>&1 &
       echo $! > "$pidf"
     }
@@ -46,7 +48,12 @@ let
   # the long-running process: removes its state file when stopped
   daemonText = name: ''
     #!/bin/sh
-    trap '/bin/rm -f /var/lib/fault-svc/${name}.state; exit 0' TERM
+    stopped() {
+      /bin/rm -f /var/lib/fault-svc/${name}.state
+      echo "$(/bin/date +%s%N) deactivate ${name} ${stamp}" >> /var/lib/fault-svc/ops.log
+      exit 0
+    }
+    trap stopped TERM
     while :; do /bin/sleep 1 & wait $!; done
   '';
 
