@@ -342,3 +342,21 @@ def operations(fl: FaultLab) -> list[tuple[int, str, str, str, str]]:
             if len(parts) == 4:
                 entries.append((int(parts[0]), host, parts[1], parts[2], parts[3]))
     return sorted(entries)
+
+
+def repair(fl: FaultLab) -> None:
+    """Back to a known configuration after a case that failed: heal, unlock, redeploy."""
+    fl.heal_all()
+    for host in HOSTS:
+        fl.wait_idle(host)
+    fl.unlock()
+    dist, stamp = fl.current
+    # the configuration it had, again; else fresh builds of it; else of the other one
+    for dist, stamp in ((dist, stamp), (dist, f"{os.getpid()}-{time.time_ns()}-repair"),
+                        (other(dist), f"{os.getpid()}-{time.time_ns()}-repair")):
+        run = fl.deploy(dist, stamp)
+        if run.rc == 0 and not config_problems(fl, dist, stamp):
+            fl.current = (dist, stamp)
+            fl.dirty = False
+            return
+    raise AssertionError(f"could not bring the lab back to a known configuration: {config_problems(fl, dist, stamp)}\n{run}")

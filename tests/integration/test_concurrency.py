@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import needs_lab, write_inventory
-from faults_support import DISTRIBUTIONS, HOSTS, MARKERS, FaultLab, config_problems, operations, other
+from faults_support import DISTRIBUTIONS, HOSTS, MARKERS, FaultLab, config_problems, operations, other, repair
 
 pytestmark = needs_lab
 
@@ -40,10 +40,23 @@ def lab(lab_instance, tmp_path_factory):
     run = fl.deploy("a", stamp)
     assert run.rc == 0, run
     fl.current = ("a", stamp)
+    fl.dirty = False
     try:
         yield fl
     finally:
         fl.heal_all()
+
+
+@pytest.fixture(autouse=True)
+def known_state(lab):
+    """Each test starts from a configuration fully running (a failed test may have left
+    something else: then heal, unlock and deploy again)."""
+    if lab.dirty or config_problems(lab, *lab.current):
+        repair(lab)
+    lab.dirty = True
+    yield
+    lab.heal_all()
+    lab.dirty = bool(config_problems(lab, *lab.current))
 
 
 def blocks(values: list[str]) -> list[str]:
@@ -85,11 +98,13 @@ def test_two_deploys_started_together_never_interleave(lab):
 
 
 def test_a_deploy_planned_before_another_committed_never_applies_its_stale_plan(lab):
-    """Slow plans against generation N and waits in the copy (every host's nix-store import
-    holds); fast commits generation N+1 meanwhile (every service rebuilt in place); slow then
-    goes on. It must re-plan or refuse: the network runs exactly one of the two."""
+    """Slow (every service rebuilt in place) plans against generation N and waits in the
+    copy (every host's nix-store import holds); fast commits generation N+1 meanwhile, moving
+    every service; slow then goes on. It must re-plan or refuse: the network runs exactly
+    one of the two. Applied as planned, slow's transition would deactivate services where
+    they no longer run and start its own next to fast's: ten services."""
     source, _ = lab.current
-    configs = {"slow": (other(source), new_stamp("slow")), "fast": (source, new_stamp("fast"))}
+    configs = {"slow": (source, new_stamp("slow")), "fast": (other(source), new_stamp("fast"))}
     for host in HOSTS:
         lab.install_nix_store_wrapper(host)
         lab.mark(host, "nix-store.import-wait")

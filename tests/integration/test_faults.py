@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from conftest import needs_lab
-from faults_support import (DISTRIBUTIONS, HOSTS, LOCK, MARKERS, SERVICES, FaultLab, config_problems, expected_state,
-                            other)
+from faults_support import (DISTRIBUTIONS, HOSTS, LOCK, MARKERS, FaultLab, config_problems, expected_state,
+                            other, repair)
 
 pytestmark = needs_lab
 
@@ -96,24 +96,6 @@ def report(request) -> None:
             json.dump({"faults_injected": TALLY.injected, "restored": TALLY.restored, "services_lost": TALLY.lost,
                        "runtime_s": round(runtime, 1), "summary": line, "cases": TALLY.cases}, f, indent=2)
             f.write("\n")
-
-
-def repair(fl: FaultLab) -> None:
-    """Back to a known configuration after a case that failed: heal, unlock, redeploy."""
-    fl.heal_all()
-    for host in HOSTS:
-        fl.wait_idle(host)
-    fl.unlock()
-    dist, stamp = fl.current
-    for attempt in range(2):
-        if attempt:
-            stamp = f"{os.getpid()}-{time.time_ns()}-repair"
-        run = fl.deploy(dist, stamp)
-        if run.rc == 0 and not config_problems(fl, dist, stamp):
-            fl.current = (dist, stamp)
-            fl.dirty = False
-            return
-    raise AssertionError(f"could not bring the lab back to distribution {dist}: {config_problems(fl, dist, stamp)}\n{run}")
 
 
 @dataclass
