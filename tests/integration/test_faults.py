@@ -64,6 +64,7 @@ TALLY = Tally()
 
 @pytest.fixture(scope="module")
 def faults(lab_instance, tmp_path_factory, request):
+    TALLY.started = time.monotonic()      # the runtime includes starting the lab
     lab_instance.up(*HOSTS)
     fl = FaultLab(lab_instance, str(tmp_path_factory.mktemp("coordinator")))
     fl.heal_all()
@@ -72,7 +73,6 @@ def faults(lab_instance, tmp_path_factory, request):
     assert run.rc == 0, run
     fl.current = ("a", stamp)
     fl.dirty = False
-    TALLY.started = time.monotonic()
     try:
         yield fl
     finally:
@@ -83,13 +83,10 @@ def faults(lab_instance, tmp_path_factory, request):
 def report(request) -> None:
     runtime = time.monotonic() - TALLY.started
     line = TALLY.line()
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        reporter.write_line(line)
-        reporter.write_line(f"fault suite runtime: {runtime:.0f} s")
-    else:
-        print(line)
+    # outside pytest's output capture, so it shows with -q and after -x too
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\n{line}\nfault suite runtime: {runtime:.0f} s", flush=True)
     path = os.environ.get("DISNIX_FAULT_REPORT")
     if path:
         with open(path, "w", encoding="utf-8") as f:
