@@ -282,6 +282,13 @@ exec /usr/bin/nix-store "$@"
         self.sh(host, "rm -f /usr/local/bin/nix-store", check=False)
         self.wrapped.discard(host)
 
+    def reset_services(self) -> None:
+        """Only to get back to a known state after a failed test: stop every service
+        process and remove every lock and journal on every host."""
+        for host in HOSTS:
+            self.sh(host, f"pkill -TERM -f '/libexec/[f]ault-daemon-'; sleep 0.5; pkill -KILL -f '/libexec/[f]ault-daemon-'; "
+                          f"rm -f {LOCK} {JOURNAL} /var/lib/fault-svc/*.state /var/run/s[0-9].pid", check=False)
+
     def heal_all(self) -> None:
         """Undo every fault this object knows of, and every marker."""
         for host in list(self.routes_dropped):
@@ -351,9 +358,13 @@ def repair(fl: FaultLab) -> None:
         fl.wait_idle(host)
     fl.unlock()
     dist, stamp = fl.current
-    # the configuration it had, again; else fresh builds of it; else of the other one
-    for dist, stamp in ((dist, stamp), (dist, f"{os.getpid()}-{time.time_ns()}-repair"),
-                        (other(dist), f"{os.getpid()}-{time.time_ns()}-repair")):
+    # the configuration it had, again; else, after stopping every service behind the
+    # deployment's back (a broken run may have left the targets in a state the controller
+    # does not know), fresh builds of it, or of the other one
+    for attempt, (dist, stamp) in enumerate(((dist, stamp), (dist, f"{os.getpid()}-{time.time_ns()}-repair"),
+                                             (other(dist), f"{os.getpid()}-{time.time_ns()}-repair"))):
+        if attempt:
+            fl.reset_services()
         run = fl.deploy(dist, stamp)
         if run.rc == 0 and not config_problems(fl, dist, stamp):
             fl.current = (dist, stamp)
