@@ -104,6 +104,7 @@ class Case:
     before: dict = field(default_factory=dict)
     generations: dict = field(default_factory=dict)
     counted: bool = False
+    done: bool = False          # the case got to its end (the next deploy succeeded)
 
     def where(self, svc: str, dist: str) -> str:
         return DISTRIBUTIONS[dist][svc]
@@ -166,6 +167,7 @@ class Case:
             self.counted = True
         self.fl.current = (self.target, self.stamp)
         self.fl.dirty = False
+        self.done = True
 
 
 @pytest.fixture
@@ -176,12 +178,10 @@ def case(faults, request):
     c = Case(faults, source, other(source), f"{os.getpid()}-{time.time_ns()}")
     faults.dirty = True
     t0 = time.monotonic()
-    outcome = "failed"
     try:
         yield c
-        outcome = "passed"
     finally:
-        TALLY.cases.append({"case": request.node.name, "outcome": outcome, "restored": c.counted,
+        TALLY.cases.append({"case": request.node.name, "outcome": "passed" if c.done else "failed", "restored": c.counted,
                             "seconds": round(time.monotonic() - t0, 1)})
         faults.heal_all()
 
