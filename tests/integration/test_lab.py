@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Smoke test of the test lab (tests/lab/lab): three isolated SSH + Nix hosts.
 
-Runs its own lab instance (DISNIX_LAB=labtest) so it never touches a demo or a
-developer's lab. Needs root, iproute2, util-linux, openssh-server and nix-bin.
+Runs its own lab instance, <run>_labtest (DISNIX_TEST_RUN names the run, as for every
+integration lab), so it never touches a demo, a developer's lab or another test run's.
+Needs root, iproute2, util-linux, openssh-server and nix-bin.
 
-    cd /work/main && .venv/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_lab.py
+    DISNIX_TEST_RUN=me .venv/bin/python -m pytest -q tests/integration/test_lab.py
 """
 import glob
 import os
@@ -15,11 +16,12 @@ import sys
 import time
 
 import pytest
+from conftest import RUN_PREFIX
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.join(REPO, "tests", "lab", "lab")
 ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
-INSTANCE = "labtest"
+INSTANCE = RUN_PREFIX + "labtest"
 STATE = f"/tmp/disnix-lab-{INSTANCE}"
 NSPREFIX = f"dx-{INSTANCE}-"
 HOSTS = ("test1", "test2", "test3")
