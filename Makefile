@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup demo test sanity units lint molecule integration bench clean
+.PHONY: setup demo test sanity units compat lint molecule integration bench clean
 
 setup:
 	@scripts/setup
@@ -14,7 +14,7 @@ test: setup
 	@scripts/test
 
 # single stages of `make test`
-sanity units lint molecule integration: setup
+sanity units compat lint molecule integration: setup
 	@scripts/test $@
 
 bench: setup
