@@ -101,7 +101,7 @@ class Background:
 
     def wait(self, timeout: float = RUN_TIMEOUT) -> Run:
         try:
-            out, _ = self.proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - self.started)))
+            out = self.proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - self.started)))[0]
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"ansible-playbook did not finish within {timeout:.0f} s (DISNIX_FAULT_RUN_TIMEOUT); killed")
