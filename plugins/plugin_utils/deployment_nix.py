@@ -161,7 +161,10 @@ let
     system = "builtin";
     builder = "builtin:buildenv";
     manifest = envManifest;
-    derivations = builtins.concatLists (map (p: [ "true" 5 1 p ]) paths);
+    # a priority per package: two services may ship the same file (every Dysnomia wrapper has
+    # bin/wrapper), which equal priorities would make a collision; the first one listed wins
+    derivations = builtins.concatLists (builtins.genList
+      (i: [ "true" (5 + i) 1 (builtins.elemAt paths i) ]) (builtins.length paths));
     preferLocalBuild = true;
     allowSubstitutes = false;
   };

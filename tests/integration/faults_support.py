@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -101,7 +102,7 @@ class Background:
 
     def wait(self, timeout: float = RUN_TIMEOUT) -> Run:
         try:
-            out, _err = self.proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - self.started)))
+            out = self.proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - self.started)))[0]
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"ansible-playbook did not finish within {timeout:.0f} s (DISNIX_FAULT_RUN_TIMEOUT); killed")
@@ -358,13 +359,14 @@ def repair(fl: FaultLab) -> None:
         fl.wait_idle(host)
     fl.unlock()
     dist, stamp = fl.current
-    # the configuration it had, again; else, after stopping every service behind the
-    # deployment's back (a broken run may have left the targets in a state the controller
-    # does not know), fresh builds of it, or of the other one
-    for attempt, (dist, stamp) in enumerate(((dist, stamp), (dist, f"{os.getpid()}-{time.time_ns()}-repair"),
-                                             (other(dist), f"{os.getpid()}-{time.time_ns()}-repair"))):
+    # the configuration it had, again; else, when a broken run left the targets in a state
+    # the controller's generation does not describe, start afresh: every service stopped
+    # behind the deployment's back, a new coordinator profile directory, fresh builds
+    for attempt in range(2):
         if attempt:
             fl.reset_services()
+            fl.coordinator = tempfile.mkdtemp(prefix="coordinator-", dir=os.path.dirname(fl.coordinator))
+            stamp = f"{os.getpid()}-{time.time_ns()}-repair"
         run = fl.deploy(dist, stamp)
         if run.rc == 0 and not config_problems(fl, dist, stamp):
             fl.current = (dist, stamp)

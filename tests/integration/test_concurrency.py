@@ -61,7 +61,7 @@ def known_state(lab):
 
 def blocks(values: list[str]) -> list[str]:
     """Runs of equal consecutive values: x x y y x -> [x, y, x]."""
-    return [k for k, _group in itertools.groupby(values)]
+    return [key for key, _group in itertools.groupby(values)]
 
 
 def the_one_configuration(lab: FaultLab, candidates: dict[str, tuple[str, str]]) -> str:
@@ -73,7 +73,7 @@ def the_one_configuration(lab: FaultLab, candidates: dict[str, tuple[str, str]])
 
 
 def test_two_deploys_started_together_never_interleave(lab):
-    source, _stamp = lab.current
+    source = lab.current[0]
     gens = lab.generations()
     mark = time.time_ns()
     configs = {"x": (other(source), new_stamp("x")), "y": (source, new_stamp("y"))}   # y rebuilds every service
@@ -103,7 +103,7 @@ def test_a_deploy_planned_before_another_committed_never_applies_its_stale_plan(
     every service; slow then goes on. It must re-plan or refuse: the network runs exactly
     one of the two. Applied as planned, slow's transition would deactivate services where
     they no longer run and start its own next to fast's: ten services."""
-    source, _stamp = lab.current
+    source = lab.current[0]
     configs = {"slow": (source, new_stamp("slow")), "fast": (other(source), new_stamp("fast"))}
     for host in HOSTS:
         lab.install_nix_store_wrapper(host)
@@ -125,7 +125,7 @@ def test_a_deploy_planned_before_another_committed_never_applies_its_stale_plan(
 
 
 def test_a_limit_that_excludes_a_touched_target_is_refused(lab):
-    source, _stamp = lab.current
+    source = lab.current[0]
     before, gens = lab.snapshots(), lab.generations()
     run = lab.deploy(other(source), new_stamp("limit"), "--limit", "test1")
     assert run.rc != 0, run
@@ -159,7 +159,7 @@ def test_no_host_in_the_targets_group_fails(lab, tmp_path):
 
 def test_the_network_still_deploys(lab):
     """After all of the above, an ordinary upgrade goes through."""
-    source, _stamp = lab.current
+    source = lab.current[0]
     config = (other(source), new_stamp("final"))
     run = lab.deploy(*config)
     assert run.rc == 0, run

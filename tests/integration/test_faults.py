@@ -174,7 +174,7 @@ class Case:
 def case(faults, request):
     if faults.dirty or config_problems(faults, *faults.current):
         repair(faults)
-    source, _stamp = faults.current
+    source = faults.current[0]
     c = Case(faults, source, other(source), f"{os.getpid()}-{time.time_ns()}")
     faults.dirty = True
     t0 = time.monotonic()
