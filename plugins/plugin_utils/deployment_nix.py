@@ -155,12 +155,15 @@ in if phase == "structure" then structure else packages
 PROFILES = r"""
 { specJSON }:
 let
-  envManifest = builtins.toFile "env-manifest.nix" "[ ]";
   buildEnv = name: paths: derivation {
     inherit name;
     system = "builtin";
     builder = "builtin:buildenv";
-    manifest = envManifest;
+    # the profile links this file as manifest.nix; as its text names every package (with
+    # their contexts), the profile's closure holds every package, also one whose files all
+    # lost a collision to another's (two wrappers both ship bin/wrapper)
+    manifest = builtins.toFile "env-manifest.nix"
+      ("[ " + builtins.concatStringsSep " " (map (p: "\"${p}\"") paths) + " ]");
     # a priority per package: two services may ship the same file (every Dysnomia wrapper has
     # bin/wrapper), which equal priorities would make a collision; the first one listed wins
     derivations = builtins.concatLists (builtins.genList

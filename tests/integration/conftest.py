@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import pytest
@@ -126,3 +127,41 @@ def write_inventory(directory, infrastructure_nix: str, name: str = "lab.disnix.
     with open(config, "w", encoding="utf-8") as f:
         f.write("plugin: disnix.deploy.infrastructure\ninfrastructure: infrastructure.nix\n")
     return config
+
+
+# -- the fault suite's figures, over its modules (faults_cases.py) -----------------------------
+
+_OWN_PARTS: list[str] = []
+
+
+def pytest_configure(config):
+    # on the controlling process only; pytest-xdist's workers inherit the variable
+    if not hasattr(config, "workerinput") and not os.environ.get("DISNIX_FAULT_PARTS"):
+        os.environ["DISNIX_FAULT_PARTS"] = tempfile.mkdtemp(prefix="disnix-fault-parts-")
+        _OWN_PARTS.append(os.environ["DISNIX_FAULT_PARTS"])
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    parts_dir = os.environ.get("DISNIX_FAULT_PARTS")
+    if hasattr(config, "workerinput") or not parts_dir or not os.path.isdir(parts_dir):
+        return
+    parts = []
+    for name in sorted(os.listdir(parts_dir)):
+        with open(os.path.join(parts_dir, name), encoding="utf-8") as f:
+            parts.append(json.load(f))
+    if not parts:
+        return
+    total = {k: sum(p[k] for p in parts) for k in ("faults_injected", "restored", "services_lost")}
+    line = "faults injected: {faults_injected}, restored: {restored}, services lost: {services_lost}".format(**total)
+    terminalreporter.write_sep("=", "fault suite")
+    for p in parts:
+        terminalreporter.write_line(f"{p['module']}: {p['faults_injected']} injected, {p['restored']} restored, "
+                                    f"{p['services_lost']} lost, {len(p['cases'])} case(s) in {p['runtime_s']:.0f} s")
+    terminalreporter.write_line(line)
+    path = os.environ.get("DISNIX_FAULT_REPORT")
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(dict(total, summary=line, modules=parts), f, indent=2)
+            f.write("\n")
+    if parts_dir in _OWN_PARTS:
+        shutil.rmtree(parts_dir, ignore_errors=True)

@@ -121,6 +121,7 @@ class FaultLab:
         self.stopped_sshd: set[str] = set()
         self.immutable: set[str] = set()
         self.wrapped: set[str] = set()
+        self.tally = None  # the module's fault figures (faults_cases.Tally)
 
     # -- running things -------------------------------------------------------------------
     def start(self, playbook: str, *args: str, extra_vars: dict | None = None, inventory: str = INVENTORY,

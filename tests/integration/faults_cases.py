@@ -21,9 +21,12 @@ way. After the fault:
 * in every case the next normal deploy of the upgrade succeeds with all five services
   running on their new hosts.
 
-At the end the module prints `faults injected: N, restored: N, services lost: N` and, with
-DISNIX_FAULT_REPORT set, writes the figures, each case and the runtime there as JSON.
-See docs/reliability.md.
+The cases live here and run from three test modules (test_faults_prepare.py,
+test_faults_transition.py, test_faults_lost.py), each on its own lab, so that they can run
+side by side (pytest-xdist, --dist loadfile). Each module leaves its figures in
+$DISNIX_FAULT_PARTS; at the end of the session conftest.py adds them up and prints
+`faults injected: N, restored: N, services lost: N` (and with DISNIX_FAULT_REPORT set writes
+the figures, each case and the runtime there as JSON). See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -59,14 +62,12 @@ class Tally:
         return f"faults injected: {self.injected}, restored: {self.restored}, services lost: {self.lost}"
 
 
-TALLY = Tally()
-
-
 @pytest.fixture(scope="module")
 def faults(lab_instance, tmp_path_factory, request):
-    TALLY.started = time.monotonic()      # the runtime includes starting the lab
+    tally = Tally()                       # the runtime includes starting the lab
     lab_instance.up(*HOSTS)
     fl = FaultLab(lab_instance, str(tmp_path_factory.mktemp("coordinator")))
+    fl.tally = tally
     fl.heal_all()
     stamp = f"{os.getpid()}-{time.time_ns()}-0"
     run = fl.deploy("a", stamp)
@@ -77,22 +78,18 @@ def faults(lab_instance, tmp_path_factory, request):
         yield fl
     finally:
         fl.heal_all()
-        report(request)
+        report(request, tally)
 
 
-def report(request) -> None:
-    runtime = time.monotonic() - TALLY.started
-    line = TALLY.line()
-    # outside pytest's output capture, so it shows with -q and after -x too
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        print(f"\n{line}\nfault suite runtime: {runtime:.0f} s", flush=True)
-    path = os.environ.get("DISNIX_FAULT_REPORT")
-    if path:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump({"faults_injected": TALLY.injected, "restored": TALLY.restored, "services_lost": TALLY.lost,
-                       "runtime_s": round(runtime, 1), "summary": line, "cases": TALLY.cases}, f, indent=2)
-            f.write("\n")
+def report(request, tally: Tally) -> None:
+    """This module's figures, for conftest.py's session summary."""
+    parts = os.environ.get("DISNIX_FAULT_PARTS")
+    if not parts:
+        return
+    with open(os.path.join(parts, request.module.__name__ + ".json"), "w", encoding="utf-8") as f:
+        json.dump({"module": request.module.__name__, "faults_injected": tally.injected, "restored": tally.restored,
+                   "services_lost": tally.lost, "runtime_s": round(time.monotonic() - tally.started, 1),
+                   "cases": tally.cases}, f, indent=2)
 
 
 @dataclass
@@ -116,7 +113,7 @@ class Case:
         self.generations = self.fl.generations()
 
     def inject(self) -> None:
-        TALLY.injected += 1
+        self.fl.tally.injected += 1
 
     def deploy(self, *args: str, **kw):
         return self.fl.deploy(self.target, self.stamp, *args, **kw)
@@ -137,7 +134,7 @@ class Case:
             old = expected_state(self.source, self.fl.current[1])
             lost = [f"{s[:-6]}@{h}" for h in hosts for s in old[h]
                     if not any(f"fault-daemon-{s[:-6]}" in c for c in after[h]["processes"])]
-            TALLY.lost += len(lost)
+            self.fl.tally.lost += len(lost)
         diffs = {}
         for host in hosts:
             keys = [k for k in after[host] if after[host][k] != self.before[host][k]]
@@ -146,7 +143,7 @@ class Case:
         assert not diffs, "targets not as before the fault:\n" + json.dumps(diffs, indent=1)
         assert self.fl.generations() == self.generations, "the controller generation changed"
         if count:
-            TALLY.restored += 1
+            self.fl.tally.restored += 1
             self.counted = True
 
     def finish(self, recovered_by_deploy: bool = False) -> None:
@@ -159,11 +156,11 @@ class Case:
         assert run.rc == 0, f"the deploy after the fault failed:\n{run}"
         problems = config_problems(self.fl, self.target, self.stamp)
         if recovered_by_deploy:
-            TALLY.lost += sum(1 for p in problems if " runs " in p)
+            self.fl.tally.lost += sum(1 for p in problems if " runs " in p)
         assert not problems, "after the next deploy: " + "; ".join(problems) + f"\n{run}"
         assert len(self.fl.generations()["links"]) == len(self.generations["links"]) + 1
         if recovered_by_deploy:
-            TALLY.restored += 1
+            self.fl.tally.restored += 1
             self.counted = True
         self.fl.current = (self.target, self.stamp)
         self.fl.dirty = False
@@ -181,7 +178,7 @@ def case(faults, request):
     try:
         yield c
     finally:
-        TALLY.cases.append({"case": request.node.name, "outcome": "passed" if c.done else "failed", "restored": c.counted,
+        faults.tally.cases.append({"case": request.node.name, "outcome": "passed" if c.done else "failed", "restored": c.counted,
                             "seconds": round(time.monotonic() - t0, 1)})
         faults.heal_all()
 
