@@ -20,7 +20,7 @@ from ansible_collections.disnix.deploy.plugins.module_utils import profiles
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_log import ActivationLog
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import Operation, run_operation
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import (
-    TargetError, check_profile_name, hostname, read_json_file, remove_file)
+    TargetError, check_profile_name, create_exclusive, hostname, read_json_file, remove_file)
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 
 
@@ -152,17 +152,14 @@ def _release_services(operations: list[Operation], log: ActivationLog) -> list[d
 
 
 def _create_exclusive(path: str, info: dict) -> None:
-    """Create the lock file; FileExistsError when another run was quicker."""
+    """Create the lock file (never through a symbolic link); FileExistsError when another run
+    was quicker. Mode 0644: it names the holder only, which other deploying users need to see."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        create_exclusive(path, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"), 0o644)
     except FileExistsError:
         raise
     except OSError as exc:
         raise TargetError("cannot create the lock file %s on %s: %s" % (path, hostname(), exc.strerror or exc))
-    try:
-        os.write(fd, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"))
-    finally:
-        os.close(fd)
 
 
 def release(request: LockRequest, check_mode: bool = False) -> dict:
