@@ -69,6 +69,12 @@ def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tupl
     return infrastructure, hosts, build_on
 
 
+def _inventory_sources(task_vars: dict[str, Any], hosts: dict[str, str]) -> str | None:
+    """The inventory sources the targets come from (for errors in the infrastructure)."""
+    sources = sorted({str(task_vars["hostvars"][h].get("inventory_file") or "") for h in hosts.values()} - {""})
+    return ", ".join(sources) or None
+
+
 class ActionModule(ActionBase):
     """Plans a deployment; changes nothing on any target."""
 
@@ -85,6 +91,9 @@ class ActionModule(ActionBase):
         except store.DeployError as exc:
             raise AnsibleActionFail(str(exc)) from None
         result["changed"] = False
+        # the result carries the real properties for the targets; it is never printed (not
+        # even with -v): people see plan_lines, where secrets are masked (secrets.py)
+        result["_ansible_verbose_override"] = True
         return result
 
     def _plan(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +118,7 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("set disnix_services and disnix_distribution (paths of the services and distribution models)")
             arch = evaluate(args["services"], args["distribution"], infrastructure,
                             nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=args["extra_params"],
-                            nix_instantiate=store.tool("nix-instantiate", nix_bin))
+                            nix_instantiate=store.tool("nix-instantiate", nix_bin), infrastructure_source=_inventory_sources(task_vars, hosts))
             new = manifest_lib.compose(arch, infrastructure, args["profile"])
             number = None
             to_build, remote = self._where_to_build(arch, infrastructure, build_on, nix_bin)
