@@ -81,6 +81,49 @@ def check_target_names(infrastructure: dict[str, dict], source: str | None = Non
                              source or "the infrastructure model (inventory)")
 
 
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """The place (``a.b[2]``) of the first string (key or value) in ``value`` holding a NUL."""
+    if isinstance(value, str):
+        return (path or "(the value)") if "\0" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            here = f"{path}.{k}" if path else str(k)
+            if isinstance(k, str) and "\0" in k:
+                return here
+            found = _nul_path(v, here)
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _nul_path(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def check_no_nul(value: Any, what: str, source: str | None) -> None:
+    """Nix cuts strings at a NUL character without a word, so a value holding one would not
+    arrive as written: refused, naming where it is."""
+    found = _nul_path(value)
+    if found:
+        raise ModelError(f"{what}: {found!r} contains a NUL character, which Nix strings cannot hold. Nothing was changed.",
+                         source)
+
+
+def check_model_file(path: str, what: str) -> None:
+    """Refuses a model file with a NUL byte (Nix would silently drop the rest of that string)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ModelError(f"cannot read the {what}: {exc.strerror or exc}", path) from None
+    at = data.find(b"\0")
+    if at >= 0:
+        line = data.count(b"\n", 0, at) + 1
+        column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+        raise ModelError(f"the {what} contains a NUL byte, which Nix strings cannot hold. Nothing was changed.", path, line, column)
+
+
 def _private_json(directory: str, name: str, data: Any) -> str:
     """Writes ``data`` as JSON to a new 0600 file in ``directory`` (never through a link)."""
     path = os.path.join(directory, name)
@@ -114,6 +157,9 @@ def evaluate(services_file: str, distribution_file: str, infrastructure: dict[st
     for path, what in ((services_file, "services model"), (distribution_file, "distribution model")):
         if not os.path.isfile(path):
             raise ModelError(f"{what} not found", path=path)
+        check_model_file(path, what)
+    check_no_nul(infrastructure, "the infrastructure model", infrastructure_source or "the infrastructure model (inventory)")
+    check_no_nul(extra_params or {}, "the extra params (disnix_extra_params)", None)
     with tempfile.TemporaryDirectory(prefix="disnix-eval-") as tmp:
         # mkdtemp's directory is 0700; the data files go to Nix by path, not on the command
         # line, so a model larger than the argument limit still evaluates

@@ -150,3 +150,27 @@ def test_model_data_beyond_the_argument_limit_goes_through_files(tmp_path):
     targets["t"]["containers"]["process"]["blob"] = big
     arch = evaluate(s, d, targets, extra_params={"bigParam": big})
     assert [(m.service, m.target, m.type) for m in arch.mappings] == [("db", "t", "process")]  # both arrived whole
+
+
+def test_nul_characters_are_refused_before_nix_drops_them(tmp_path):
+    s, d = models(tmp_path, f"""\
+        {{ system, ... }}:
+        {{ db = {{ name = "db"; type = "process"; pkg = {PKG}; }}; }}
+        """, """\
+        { infrastructure }:
+        { db = [ infrastructure.t ]; }
+        """)
+    targets = infra("t")
+    targets["t"]["containers"]["process"]["note"] = ["ok", "a\0b"]
+    with pytest.raises(ModelError) as failure:
+        evaluate(s, d, targets, infrastructure_source="inv.yml")
+    assert failure.value.path == "inv.yml" and "'t.containers.process.note[1]' contains a NUL" in failure.value.message
+    with pytest.raises(ModelError) as failure:
+        evaluate(s, d, infra("t"), extra_params={"fine": "x", "bad": {"x\0": 1}})
+    assert "extra params" in failure.value.message and "'bad.x\\x00'" in failure.value.message
+    with open(s, "a", encoding="utf-8") as f:
+        f.write('# "\0"\n')
+    with pytest.raises(ModelError) as failure:
+        evaluate(s, d, infra("t"))
+    assert failure.value.path == s and failure.value.line == 3 and failure.value.column == 4
+    assert "NUL byte" in failure.value.message
