@@ -79,6 +79,12 @@ def check_target_names(infrastructure: dict[str, dict], source: str | None = Non
         if problem:
             raise ModelError(f"target {name!r} of the infrastructure model cannot be used: {problem}. Nothing was changed.",
                              source or "the infrastructure model (inventory)")
+        target = infrastructure[name]
+        prop = target.get("targetProperty") or "hostname"
+        address = (target.get("properties") or {}).get(prop)
+        if isinstance(address, str) and address.startswith("-"):
+            raise ModelError(f"target {name!r}: its address (properties.{prop}) {address!r} starts with '-', which ssh "
+                             "would read as an option. Nothing was changed.", source or "the infrastructure model (inventory)")
 
 
 def _nul_path(value: Any, path: str = "") -> str | None:

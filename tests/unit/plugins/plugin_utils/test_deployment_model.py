@@ -137,6 +137,21 @@ def test_target_names_that_could_become_paths_are_refused(tmp_path, name, proble
     assert repr(name) in failure.value.message and problem in failure.value.message
 
 
+def test_an_address_that_ssh_would_read_as_an_option_is_refused(tmp_path):
+    s, d = models(tmp_path, f"""\
+        {{ system, ... }}:
+        {{ db = {{ name = "db"; type = "process"; pkg = {PKG}; }}; }}
+        """, """\
+        { infrastructure }:
+        { db = [ infrastructure.t ]; }
+        """)
+    targets = infra("t")
+    targets["t"]["properties"]["hostname"] = "-oProxyCommand=touch /tmp/x"
+    with pytest.raises(ModelError) as failure:
+        evaluate(s, d, targets, infrastructure_source="inv.yml")
+    assert "properties.hostname" in failure.value.message and "option" in failure.value.message
+
+
 def test_model_data_beyond_the_argument_limit_goes_through_files(tmp_path):
     big = "x" * (1 << 20)  # one argument may hold at most 128 KiB on Linux
     s, d = models(tmp_path, f"""\
