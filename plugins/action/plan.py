@@ -33,7 +33,7 @@ ARGSPEC = {
     "profile": {"type": "str", "default": "default"},
     "coordinator_profile_dir": {"type": "path"},
     "nixpkgs": {"type": "str", "default": ""},
-    "extra_params": {"type": "dict", "default": {}},
+    "extra_params": {"type": "dict"},
     "targets_group": {"type": "str", "default": "disnix_targets"},
     **store.CONTROLLER_ARGSPEC,
 }
@@ -67,6 +67,17 @@ def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tupl
     if not infrastructure:
         raise AnsibleActionFail(f"the inventory has no hosts in group {group}")
     return infrastructure, hosts, build_on
+
+
+def _extra_params(args: dict[str, Any], task_vars: dict[str, Any]) -> dict:
+    """The extra params: the option, else disnix_extra_params as given, never templated (a
+    task argument would be: Ansible renders Jinja in -e values, and runs its lookups)."""
+    if args["extra_params"] is not None:
+        return args["extra_params"]
+    value = task_vars.get("disnix_extra_params", {})
+    if not isinstance(value, dict):
+        raise AnsibleActionFail(f"disnix_extra_params must be a dict, got {type(value).__name__}")
+    return value
 
 
 def _inventory_sources(task_vars: dict[str, Any], hosts: dict[str, str]) -> str | None:
@@ -117,7 +128,7 @@ class ActionModule(ActionBase):
             if not args["services"] or not args["distribution"]:
                 raise AnsibleActionFail("set disnix_services and disnix_distribution (paths of the services and distribution models)")
             arch = evaluate(args["services"], args["distribution"], infrastructure,
-                            nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=args["extra_params"],
+                            nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=_extra_params(args, task_vars),
                             nix_instantiate=store.tool("nix-instantiate", nix_bin), infrastructure_source=_inventory_sources(task_vars, hosts))
             new = manifest_lib.compose(arch, infrastructure, args["profile"])
             number = None
