@@ -53,8 +53,8 @@ options:
   extra_params:
     description:
       - Extra arguments for the services model function (Disnix's C(--extra-params)).
-      - When not set, the variable C(disnix_extra_params) is used as it is, never templated
-        (Ansible would render Jinja in an extra var given with C(-e)): model data stays data.
+      - When not set, the variable C(disnix_extra_params) is used as it is, never templated,
+        so model data stays data (Ansible would render Jinja in an extra var given with C(-e)).
     type: dict
   targets_group:
     description: Inventory group whose hosts are the targets.
