@@ -130,7 +130,9 @@ def closure(path: str, nix_bin_dir: str | None = None) -> list[str]:
 
 
 def export(paths: list[str], dest: str, nix_bin_dir: str | None = None) -> None:
-    with open(dest, "wb") as out:
+    """Exports ``paths`` into ``dest``, a new file (0600, O_EXCL, never through a link)."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as out:
         proc = subprocess.run([tool("nix-store", nix_bin_dir), "--export", *paths], stdout=out,
                               stderr=subprocess.PIPE, check=False)
     if proc.returncode != 0:
