@@ -9,7 +9,7 @@ name: infrastructure
 short_description: Disnix infrastructure model as inventory
 version_added: 0.1.0
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 description:
   - Reads a Disnix infrastructure model (Disnix's Nix syntax, JSON or YAML) and turns every
     target into an Ansible host with the C(disnix_) host variables and groups that
@@ -24,10 +24,16 @@ description:
     gives its host part; C(host:port) gives C(ansible_host) and C(ansible_port).
   - The connection settings of each host come from O(client_interface_connections), keyed by
     the target's C(clientInterface).
-  - Used next to another inventory source that already defines a host, the host keeps the
-    connection variables it has (C(ansible_host), C(ansible_user), keys, ...) and gains the
-    C(disnix_) variables and groups. O(host_names) maps model target names to existing
-    inventory host names.
+  - The connection variables from the model (C(ansible_host), C(ansible_port) and those of
+    O(client_interface_connections)) are group variables of a group of the host's own,
+    C(disnix_connection_<host>), with the lowest group priority. Every setting of the user wins
+    over them, in either order of the inventory sources - host and group variables of other
+    inventory sources and C(group_vars/) and C(host_vars/) files - except C(all) group
+    variables of a source that comes after this one (put those in C(group_vars/all.yml)).
+  - Used next to another inventory source that already defines a host, the host keeps
+    everything it has (C(ansible_host), C(ansible_user), keys, ...) and gains the C(disnix_)
+    variables and groups. O(host_names) maps model target names to existing inventory host
+    names.
   - Configuration files must end in C(disnix.yml) or C(disnix.yaml).
 extends_documentation_fragment:
   - ansible.builtin.constructed
@@ -97,8 +103,12 @@ options:
     default: {}
   keep_existing_connection:
     description:
-      - When a host already has C(ansible_host), C(ansible_port) or C(ansible_connection)
-        from another inventory source, keep them instead of the model's.
+      - V(true) gives the connection variables from the model the lowest precedence, so that
+        the user's settings of C(ansible_host), C(ansible_port), C(ansible_connection) (and the
+        other variables of O(client_interface_connections)) win wherever they are set.
+      - V(false) makes them host variables of the inventory instead, which win over group
+        variables and over host variables of the sources before this one, but not over
+        C(host_vars/) files.
     type: bool
     default: true
 """
@@ -143,8 +153,11 @@ from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import M
 from ansible_collections.disnix.deploy.plugins.plugin_utils.model_loader import load_model
 from ansible_collections.disnix.deploy.plugins.plugin_utils.nix_eval import current_system
 
-# host variables the model provides that another inventory source may already have set
-CONNECTION_VARS = ("ansible_host", "ansible_port", "ansible_connection")
+# The model's connection settings are group variables of a group of the host's own with this
+# priority, so every group of the user (priority 1 by default, or deeper in the tree) and
+# every host variable overrides them (Ansible sorts group variables by depth, priority, name).
+CONNECTION_GROUP_PREFIX = "disnix_connection"
+CONNECTION_GROUP_PRIORITY = -1000
 
 
 def group_name(prefix: str, value: str) -> str:
@@ -220,11 +233,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for name in sorted(targets):
             target = targets[name]
             host_name = host_names.get(name, name)
-            existing = self.inventory.get_host(host_name)
-            existing_vars = existing.get_vars() if existing is not None else {}
             self.inventory.add_host(host_name, group="disnix_targets")
-
-            host_vars: dict[str, Any] = {
+            for var, value in {
                 "disnix_target_name": name,
                 "disnix_system": target["system"],
                 "disnix_client_interface": target["clientInterface"],
@@ -232,25 +242,62 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "disnix_properties": target["properties"],
                 "disnix_containers": target["containers"],
                 "disnix_num_of_cores": target["numOfCores"],
-            }
-            address, port = target_address(target)
-            host_vars["ansible_host"] = address
-            if port is not None:
-                host_vars["ansible_port"] = port
-            host_vars.update(connections.get(target["clientInterface"]) or {})
-            for var, value in host_vars.items():
-                if keep_existing and var in CONNECTION_VARS and var in existing_vars:
-                    continue
+            }.items():
                 self.inventory.set_variable(host_name, var, value)
+
+            connection = self._connection_vars(target, connections)
+            if keep_existing:
+                self._set_connection_defaults(host_name, connection)
+            else:
+                for var, value in connection.items():
+                    self.inventory.set_variable(host_name, var, value)
 
             for group in self._groups_of(target):
                 self.inventory.add_group(group)
                 self.inventory.add_child(group, host_name)
 
-            all_vars = self.inventory.get_host(host_name).get_vars()
+            # what compose, groups and keyed_groups see: the host's variables over the model's connection
+            all_vars = {**connection, **self.inventory.get_host(host_name).get_vars()}
             self._set_composite_vars(self.get_option("compose"), all_vars, host_name, strict=strict)
             self._add_host_to_composed_groups(self.get_option("groups"), all_vars, host_name, strict=strict)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), all_vars, host_name, strict=strict)
+
+    @staticmethod
+    def _connection_vars(target: dict, connections: dict) -> dict[str, Any]:
+        """ansible_host, ansible_port and the client interface's variables, from the model."""
+        address, port = target_address(target)
+        result: dict[str, Any] = {"ansible_host": address}
+        if port is not None:
+            result["ansible_port"] = port
+        result.update(connections.get(target["clientInterface"]) or {})
+        return result
+
+    def _set_connection_defaults(self, host_name: str, connection: dict[str, Any]) -> None:
+        """The model's connection settings as variables of the host's own lowest-priority group.
+
+        Host variables, variables of the user's groups and group_vars/ and host_vars/ files all
+        take precedence over them, whichever source comes first. Variables of the group `all`
+        are the one thing below every other group: those that a source before this one set are
+        left alone here (the model's value is not set).
+        """
+        group = self._connection_group(host_name)
+        self.inventory.set_variable(group, "ansible_group_priority", CONNECTION_GROUP_PRIORITY)
+        set_for_all = self.inventory.groups["all"].get_vars()
+        for var, value in connection.items():
+            if var not in set_for_all:
+                self.inventory.set_variable(group, var, value)
+
+    def _connection_group(self, host_name: str) -> str:
+        """disnix_connection_<host>, made unique when two host names map to the same group name."""
+        base = group_name(CONNECTION_GROUP_PREFIX, host_name)
+        candidate, number = base, 1
+        while candidate in self.inventory.groups and any(
+                h.name != host_name for h in self.inventory.groups[candidate].hosts):
+            number += 1
+            candidate = f"{base}_{number}"
+        self.inventory.add_group(candidate)
+        self.inventory.add_child(candidate, host_name)
+        return candidate
 
     @staticmethod
     def _groups_of(target: dict) -> list[str]:

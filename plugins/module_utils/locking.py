@@ -10,7 +10,9 @@ Runs on targets: Python 3.8+, standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import getpass
 import json
 import os
@@ -57,6 +59,7 @@ class LockRequest:
     log_dir: str
     controller: str | None = None
     controller_pid: int | None = None
+    controller_pid_start: str | None = None
     user: str | None = None
     force: bool = False
     timeout: float = 10
@@ -71,6 +74,7 @@ class LockRequest:
             "controller": self.controller,
             "user": self.user or _local_user(),
             "pid": self.controller_pid,
+            "pid_start": self.controller_pid_start,
             "since": int(time.time()),
             "profile": self.profile,
         }
@@ -83,14 +87,86 @@ def _local_user() -> str | None:
         return None
 
 
-def deployed_operations(request: LockRequest, op: str) -> list[Operation]:
-    """``op`` for every service of the currently deployed profile manifest."""
+def deployed_operations(request: LockRequest, op: str, warnings: list[str] | None = None) -> list[Operation]:
+    """``op`` for every service of the currently deployed profile manifest. Services whose
+    package is gone from the store (a target re-created blank) cannot be asked; they are
+    left out, with a warning, so the network can move on."""
     link = profiles.profile_link(request.profile)
     manifest = profiles.read_manifest(profiles.current_path(link))
-    return [Operation(op=op, pkg=s.get("pkg", ""), type=s.get("type", ""), container=s.get("container") or "",
-                      properties=s.get("properties") or {}, service=s.get("name", ""), key=s.get("key", ""),
-                      timeout=request.timeout)
-            for s in profiles.manifest_services(manifest)]
+    operations = []
+    for s in profiles.manifest_services(manifest):
+        operation = profiles.service_operation(s, op, request.timeout)
+        if operation.pkg and not os.path.exists(operation.pkg):
+            if warnings is not None:
+                warnings.append("%s: package %s is missing on %s; not asked to %s" % (operation.service, operation.pkg, hostname(), op))
+            continue
+        operations.append(operation)
+    return operations
+
+
+def steps_path(profile: str, tmpdir: str) -> str:
+    return os.path.join(tmpdir, "disnix-%s.steps" % check_profile_name(profile))
+
+
+@contextlib.contextmanager
+def owner_guard(profile: str, tmpdir: str, run_id: str, fenced: bool = True, wait: float = 900):
+    """Hold the profile's step guard (an flock on ``disnix-<profile>.steps``) while steps run.
+
+    Yields a check that raises TargetError unless ``run_id`` still owns the lock file. Recovery
+    takes the lock over while holding the same guard, so once it has, a step of the old run
+    (a killed controller's stray module) can neither run nor write to the journal."""
+    path = steps_path(profile, tmpdir)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        raise TargetError("cannot open the step guard %s on %s: %s" % (path, hostname(), exc.strerror or exc))
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TargetError("steps of another run still hold %s on %s after %d s" % (path, hostname(), wait))
+                time.sleep(0.2)
+        lock_file = lock_path(profile, tmpdir)
+
+        def check() -> None:
+            if not fenced:
+                return
+            holder = read_lock(lock_file)
+            if holder is None or holder.get("run_id") != run_id:
+                raise TargetError("run %s no longer holds the lock of profile '%s' on %s (now: %s); step not run"
+                                  % (run_id, profile, hostname(), describe_holder(holder, lock_file) if holder else "unlocked"),
+                                  fenced=True)
+
+        yield check
+    finally:
+        os.close(fd)
+
+
+def take_over(request: LockRequest, expected_run_id: str | None) -> dict | None:
+    """Make ``request.run_id`` the lock holder in place of the dead run ``expected_run_id``
+    (or of nobody). Call with the step guard held. Returns the replaced holder."""
+    holder = read_lock(request.path)
+    current = holder.get("run_id") if holder else None
+    if holder is not None and current != expected_run_id and current != request.run_id:
+        raise _held_error(request, holder, "; expected the lock of run %s" % expected_run_id)
+    info = dict(request.lock_info(), recovering=current)
+    _write_lock(request.path, info)
+    return holder
+
+
+def _write_lock(path: str, info: dict) -> None:
+    """Replace the lock file's content atomically (a new file renamed over it)."""
+    tmp = "%s.%d.new" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def _summary(operation: Operation, ok: bool, output: str) -> dict:
@@ -120,12 +196,14 @@ def acquire(request: LockRequest, check_mode: bool = False) -> dict:
     holder = read_lock(request.path)
     if holder is not None:
         if holder.get("run_id") == request.run_id:
-            return {"changed": False, "lock": holder, "lock_file": request.path, "services": [],
+            return {"changed": False, "lock": holder, "lock_file": request.path, "services": [], **_profile_state(request),
                     "msg": "profile '%s' is already locked by this run" % request.profile}
         raise _held_error(request, holder)
-    operations = deployed_operations(request, "lock")
+    warnings: list[str] = []
+    operations = deployed_operations(request, "lock", warnings)
+    state = _profile_state(request)
     if check_mode:
-        return {"changed": True, "lock": None, "lock_file": request.path,
+        return {"changed": True, "lock": None, "lock_file": request.path, "warnings": warnings, **state,
                 "services": [_summary(o, True, "check mode: would lock") for o in operations],
                 "msg": "would lock profile '%s' and %d service(s)" % (request.profile, len(operations))}
     log = ActivationLog(request.log_dir, request.run_id)
@@ -142,8 +220,14 @@ def acquire(request: LockRequest, check_mode: bool = False) -> dict:
     except FileExistsError:
         _release_services(operations, log)
         raise _held_error(request, read_lock(request.path) or {})
-    return {"changed": True, "lock": info, "lock_file": request.path, "services": results,
-            "msg": "locked profile '%s' and %d service(s)" % (request.profile, len(operations))}
+    return {"changed": True, "lock": info, "lock_file": request.path, "services": results, "warnings": warnings,
+            **state, "msg": "locked profile '%s' and %d service(s)" % (request.profile, len(operations))}
+
+
+def _profile_state(request: LockRequest) -> dict:
+    """What the target runs, read under the lock: the transition is planned from this."""
+    path = profiles.current_path(profiles.profile_link(request.profile))
+    return {"profile_path": path, "profile_manifest": profiles.read_manifest(path)}
 
 
 def _release_services(operations: list[Operation], log: ActivationLog) -> list[dict]:
@@ -170,7 +254,8 @@ def release(request: LockRequest, check_mode: bool = False) -> dict:
                 "msg": "profile '%s' is not locked" % request.profile}
     if holder.get("run_id") != request.run_id and not request.force:
         raise _held_error(request, holder, "; not unlocking another run's lock without force")
-    operations = deployed_operations(request, "unlock")
+    warnings: list[str] = []
+    operations = deployed_operations(request, "unlock", warnings)
     if check_mode:
         return {"changed": True, "lock": holder, "lock_file": request.path,
                 "services": [_summary(o, True, "check mode: would unlock") for o in operations],
@@ -178,7 +263,10 @@ def release(request: LockRequest, check_mode: bool = False) -> dict:
     log = ActivationLog(request.log_dir, request.run_id)
     results = _notify(operations, log, stop_on_failure=False)
     remove_file(request.path)
-    Journal(journal_path(request.profile, request.tmpdir)).clear_run(request.run_id)
-    warnings = ["%s did not unlock cleanly: %s" % (r["service"], r["output"]) for r in results if not r["ok"]]
+    journal = Journal(journal_path(request.profile, request.tmpdir))
+    journal.clear_run(request.run_id)
+    if holder.get("recovering"):
+        journal.clear_run(holder["recovering"])
+    warnings += ["%s did not unlock cleanly: %s" % (r["service"], r["output"]) for r in results if not r["ok"]]
     return {"changed": True, "lock": None, "lock_file": request.path, "services": results, "warnings": warnings,
             "msg": "unlocked profile '%s' and %d service(s)" % (request.profile, len(operations))}

@@ -13,11 +13,15 @@ import os
 import re
 
 from ansible_collections.disnix.deploy.plugins.module_utils import nix_tools
+from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import Operation
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, check_profile_name
 
 # Module attribute (not a default argument) so tests can point it elsewhere.
 PROFILES_DIR = "/nix/var/nix/profiles/disnix"
 MANIFEST_NAME = "profilemanifest.json"
+# The fields of one service in a profile manifest. The controller writes them
+# (plugin_utils/manifest.py imports this) and the targets read them: one definition.
+SERVICE_FIELDS = ("key", "service", "pkg", "type", "container", "properties", "dependsOn")
 
 
 def profile_link(profile: str, profiles_dir: str | None = None) -> str:
@@ -76,6 +80,29 @@ def manifest_services(manifest: dict | None) -> list[dict]:
     if not manifest:
         return []
     return [s for s in manifest.get("services") or [] if isinstance(s, dict)]
+
+
+def service_operation(service: dict, op: str, timeout: float) -> Operation:
+    """``op`` on one service of a profile manifest."""
+    return Operation(op=op, pkg=service.get("pkg") or "", type=service.get("type") or "",
+                     container=service.get("container") or "", properties=service.get("properties") or {},
+                     service=service.get("service") or "", key=service.get("key") or "", timeout=timeout)
+
+
+def switch_back(link: str, generation: int | None, made: int | None, tmpdir: str | None = None) -> None:
+    """Undo a profile switch: point the profile at ``generation`` again (no profile at all
+    when None) and remove the generation ``made`` by the switch, so the profile is exactly
+    as it was."""
+    if generation is None:
+        if os.path.lexists(link):
+            os.unlink(link)
+    elif current_generation(link) != generation:
+        nix_env = nix_tools.find_tool("nix-env")
+        nix_tools.run_checked([nix_env, "-p", link, "--switch-generation", str(generation)], tmpdir=tmpdir)
+    if made is not None and made != generation:
+        generation_link = "%s-%d-link" % (link, made)
+        if os.path.lexists(generation_link):
+            os.unlink(generation_link)
 
 
 def set_profile(link: str, path: str, tmpdir: str | None = None) -> None:

@@ -1,8 +1,13 @@
 # Copyright: (c) 2026, disnix.deploy developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The journal of the running transition: ``$TMPDIR/disnix-<profile>.journal``, one JSON line
-per completed (de)activation step, so a failed transition can be undone step by step, and a
-run that died halfway leaves a record of what it did.
+"""The journal of the running transition: ``$TMPDIR/disnix-<profile>.journal``, JSON lines.
+
+Every (de)activation step is written twice: ``begin`` before it runs and ``done`` or
+``failed`` after; a profile switch is written the same way with what it replaced. Undoing a
+step appends ``undone``. So a transition that failed, or a run that died halfway (controller
+killed, target lost), leaves a record from which the target alone can be put back:
+steps that are ``done`` (or ``begin`` without an end: their outcome is unknown) are undone,
+newest first. Appends are single ``O_APPEND`` writes, so a torn line is at most the last.
 
 Runs on targets: Python 3.8+, standard library only.
 """
@@ -17,10 +22,18 @@ from ansible_collections.disnix.deploy.plugins.module_utils.target_common import
     append_json_line, check_profile_name, read_json_lines, remove_file, write_json_lines_atomically)
 
 UNDO = {"activate": "deactivate", "deactivate": "activate"}
+PROFILE_OP = "profile"
+# the wave number of a profile switch: after every (de)activation wave
+PROFILE_WAVE = 1 << 30
+STEP_FIELDS = ("run_id", "wave", "op", "key", "service", "pkg", "type", "container", "properties")
 
 
 def journal_path(profile: str, tmpdir: str) -> str:
     return os.path.join(tmpdir, "disnix-%s.journal" % check_profile_name(profile))
+
+
+def _step_id(entry: dict) -> tuple:
+    return (entry.get("run_id"), entry.get("wave"), entry.get("op"), entry.get("key"), entry.get("container"))
 
 
 class Journal:
@@ -33,8 +46,14 @@ class Journal:
     def entries(self) -> list[dict]:
         return read_json_lines(self.path)
 
-    def record(self, run_id: str, wave: int, operation: Operation) -> dict:
-        entry = {
+    def _append(self, entry: dict) -> dict:
+        with self._lock:
+            append_json_line(self.path, entry)
+        return entry
+
+    def begin(self, run_id: str, wave: int, operation: Operation) -> dict:
+        """Note a step about to run; returns the entry for :meth:`end`."""
+        return self._append({
             "run_id": run_id,
             "wave": wave,
             "op": operation.op,
@@ -44,25 +63,56 @@ class Journal:
             "type": operation.type,
             "container": operation.container_name,
             "properties": operation.properties or {},
-        }
-        with self._lock:
-            append_json_line(self.path, entry)
-        return entry
+            "state": "begin",
+            "pid": os.getpid(),
+        })
 
-    def pending_undo(self, run_id: str, wave: int | None) -> list[dict]:
-        """This run's entries of ``wave`` (every wave when None), newest first."""
-        return [e for e in reversed(self.entries())
-                if e.get("run_id") == run_id and e.get("op") in UNDO and (wave is None or e.get("wave") == wave)]
+    def end(self, begun: dict, ok: bool) -> dict:
+        return self._append(dict(begun, state="done" if ok else "failed"))
 
-    def remove(self, undone: list[dict]) -> None:
-        """Drop entries that have been undone (matched by content, one per undone entry)."""
-        with self._lock:
-            remaining = self.entries()
-            for entry in undone:
-                if entry in remaining:
-                    # the newest equal entry is the one undone first
-                    del remaining[len(remaining) - 1 - remaining[::-1].index(entry)]
-            write_json_lines_atomically(self.path, remaining)
+    def record(self, run_id: str, wave: int, operation: Operation) -> dict:
+        """A completed step (begin and done at once)."""
+        return self.end(self.begin(run_id, wave, operation), True)
+
+    def profile_switch(self, run_id: str, previous: str | None, previous_generation: int | None,
+                       path: str, state: str, generation: int | None = None) -> dict:
+        return self._append({"run_id": run_id, "wave": PROFILE_WAVE, "op": PROFILE_OP, "key": "", "container": "",
+                             "service": "", "from": previous, "from_generation": previous_generation,
+                             "to": path, "generation": generation, "state": state, "pid": os.getpid()})
+
+    def pending_undo(self, run_id: str | None, wave: int | None = None) -> list[dict]:
+        """Steps of ``run_id`` (every run when None) in ``wave`` (every wave when None) that
+        still need undoing, newest first: the last word on each is ``done`` or ``begin``."""
+        merged: dict[tuple, dict] = {}
+        order: list[tuple] = []
+        for entry in self.entries():
+            if run_id is not None and entry.get("run_id") != run_id:
+                continue
+            if entry.get("op") not in UNDO and entry.get("op") != PROFILE_OP:
+                continue
+            if wave is not None and entry.get("wave") != wave:
+                continue
+            ident = _step_id(entry)
+            if ident not in merged:
+                order.append(ident)
+                merged[ident] = dict(entry)
+            else:
+                # later entries bring the state (and the generation a switch made); what a
+                # profile switch replaced stays the first attempt's
+                merged[ident].update({k: v for k, v in entry.items() if k not in ("from", "from_generation")})
+        pending = [merged[i] for i in order if merged[i].get("state") in ("done", "begin")]
+        return list(reversed(pending))
+
+    def mark_undone(self, entry: dict) -> None:
+        self._append(dict(entry, state="undone", pid=os.getpid()))
+
+    def run_ids(self) -> list[str]:
+        seen: list[str] = []
+        for entry in self.entries():
+            run = entry.get("run_id")
+            if isinstance(run, str) and run not in seen:
+                seen.append(run)
+        return seen
 
     def clear_run(self, run_id: str) -> bool:
         """Remove this run's entries (the file goes when nothing else remains)."""
@@ -79,7 +129,7 @@ class Journal:
 
 
 def undo_operation(entry: dict, timeout: float) -> Operation:
-    """The operation that undoes a journal entry."""
+    """The operation that undoes a journaled (de)activation."""
     return Operation(op=UNDO[entry["op"]], pkg=entry.get("pkg", ""), type=entry.get("type", ""),
                      container=entry.get("container", ""), properties=entry.get("properties") or {},
                      service=entry.get("service", ""), key=entry.get("key", ""), timeout=timeout)

@@ -9,13 +9,16 @@ Runs on targets: Python 3.8+, standard library only.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
+import os
 
+from ansible_collections.disnix.deploy.plugins.module_utils import locking, profiles
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_log import ActivationLog
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import (
     Operation, OperationResult, run_operation, would_change)
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, hostname
-from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, undo_operation
+from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import PROFILE_OP, Journal, undo_operation
 
 
 @dataclasses.dataclass
@@ -25,6 +28,10 @@ class Context:
     log_dir: str
     timeout: float
     check_mode: bool = False
+    # run_id must still hold the target's lock before each step (see locking.owner_guard)
+    owner_check: object = None
+    profile_link: str = ""
+    tmpdir: str = ""
     _log: ActivationLog | None = None
 
     @property
@@ -58,11 +65,21 @@ def run_steps(context: Context, steps: list[dict], wave: int, max_parallel: int)
 
     context.log  # pylint: disable=pointless-statement  # fail on an unwritable log before anything runs
 
+    warnings: list[str] = []
+
     def perform(operation: Operation) -> dict:
+        if context.owner_check is not None:
+            context.owner_check()  # pylint: disable=not-callable
+        if operation.op == "deactivate" and operation.pkg and not os.path.exists(operation.pkg):
+            # a target that lost its store: what is gone cannot run; treat it as deactivated
+            warnings.append("%s: package %s is missing on %s; treated as already deactivated"
+                            % (operation.service, operation.pkg, hostname()))
+            context.journal.record(context.run_id, wave, operation)
+            return _summary(operation, OperationResult(ok=True, changed=False, output="package missing"))
+        begun = context.journal.begin(context.run_id, wave, operation)
         result = run_operation(operation)
         context.log.record(operation, result)
-        if result.ok:
-            context.journal.record(context.run_id, wave, operation)
+        context.journal.end(begun, result.ok)
         return _summary(operation, result)
 
     workers = max(1, min(max_parallel, len(operations) or 1))
@@ -75,31 +92,51 @@ def run_steps(context: Context, steps: list[dict], wave: int, max_parallel: int)
                           % (wave, hostname(), len(failed), len(results), len(results) - len(failed),
                              "; ".join(r["output"].strip() for r in failed)),
                           changed=changed, results=results, failed_services=[r["service"] for r in failed])
-    return {"changed": changed, "results": results,
+    return {"changed": changed, "results": results, "warnings": warnings,
             "msg": "wave %d: %d step(s) done on %s" % (wave, len(results), hostname())}
 
 
-def rollback(context: Context, wave: int | None) -> dict:
-    """Undo this run's journaled steps of ``wave`` (all waves when None), newest first."""
-    entries = context.journal.pending_undo(context.run_id, wave)
+def _undo_profile(context: Context, entry: dict) -> dict:
+    """Put the profile back to what a journaled switch replaced."""
+    made = entry.get("generation")
+    if made is None and profiles.current_path(context.profile_link) == entry.get("to"):
+        made = profiles.current_generation(context.profile_link)
+    ok, output = True, "profile back to generation %s" % entry.get("from_generation")
+    try:
+        profiles.switch_back(context.profile_link, entry.get("from_generation"), made, tmpdir=context.tmpdir or None)
+    except (TargetError, OSError) as exc:
+        ok, output = False, "cannot restore the profile %s: %s" % (context.profile_link, getattr(exc, "msg", exc))
+    return {"service": "(profile)", "key": "", "op": "profile", "type": "profile", "container": "",
+            "pkg": entry.get("from") or "", "ok": ok, "changed": ok, "output": output, "details": {}}
+
+
+def rollback(context: Context, wave: int | None, run_id: str | None = None) -> dict:
+    """Undo the journaled steps of ``run_id`` (this run's by default) in ``wave`` (all waves
+    when None), newest first, the profile switch included."""
+    run = run_id or context.run_id
+    entries = context.journal.pending_undo(run, wave)
     what = "wave %d" % wave if wave is not None else "every wave"
-    operations = [undo_operation(e, context.timeout) for e in entries]
     if context.check_mode:
-        restored = [_summary(o, OperationResult(ok=True, changed=would_change(o), output="check mode: would %s" % o.op))
-                    for o in operations]
+        restored = [{"service": e.get("service") or "(profile)", "op": "profile" if e["op"] == PROFILE_OP else undo_operation(e, 0).op,
+                     "ok": True, "changed": True, "output": "check mode"} for e in entries]
         return {"changed": bool(restored), "results": restored, "restored": restored,
                 "msg": "would undo %d step(s) of %s" % (len(restored), what)}
     context.log  # pylint: disable=pointless-statement
     results = []
-    undone = []
-    for entry, operation in zip(entries, operations):
-        result = run_operation(operation)  # best effort: go on after a failure to restore as much as possible
-        context.log.record(operation, result)
-        results.append(_summary(operation, result))
-        if result.ok:
-            undone.append(entry)
-    if undone:
-        context.journal.remove(undone)
+    for entry in entries:
+        if entry["op"] == PROFILE_OP:
+            summary = _undo_profile(context, entry)
+        else:
+            operation = undo_operation(entry, context.timeout)
+            if operation.op == "activate" and operation.pkg and not os.path.exists(operation.pkg):
+                summary = _summary(operation, OperationResult(ok=False, changed=False, output="package %s is missing" % operation.pkg))
+            else:
+                result = run_operation(operation)  # best effort: go on after a failure to restore as much as possible
+                context.log.record(operation, result)
+                summary = _summary(operation, result)
+        results.append(summary)
+        if summary["ok"]:
+            context.journal.mark_undone(entry)
     changed = any(r["changed"] for r in results)
     restored = [r for r in results if r["ok"]]
     failed = [r for r in results if not r["ok"]]
@@ -110,3 +147,10 @@ def rollback(context: Context, wave: int | None) -> dict:
                           changed=changed, results=results, restored=restored, failed_services=[r["service"] for r in failed])
     return {"changed": changed, "results": results, "restored": restored,
             "msg": "undid %d step(s) of %s on %s" % (len(restored), what, hostname())}
+
+
+def guarded(context: Context, profile: str, fenced: bool):
+    """The step guard for this run (nothing when the run takes no locks)."""
+    if not fenced:
+        return contextlib.nullcontext(None)
+    return locking.owner_guard(profile, context.tmpdir, context.run_id)

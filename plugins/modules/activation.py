@@ -78,6 +78,13 @@ options:
       - Undo this run's journaled steps of O(wave) instead of running O(steps).
     type: bool
     default: false
+  fenced:
+    description:
+      - Run only while O(run_id) holds the target's lock; every step checks it under the
+        profile's step guard, so a step of a run whose lock was taken over by recovery never runs.
+      - Set to V(false) for deployments that take no locks.
+    type: bool
+    default: true
   timeout:
     description:
       - Seconds a C(process) service may take to write its pid file after its start command returned,
@@ -104,7 +111,7 @@ seealso:
   - module: disnix.deploy.lock
   - module: disnix.deploy.profile
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 """
 
 EXAMPLES = r"""
@@ -183,9 +190,10 @@ failed_services:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.disnix.deploy.plugins.module_utils import profiles
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
-from ansible_collections.disnix.deploy.plugins.module_utils.transition_steps import Context, rollback, run_steps
+from ansible_collections.disnix.deploy.plugins.module_utils.transition_steps import Context, guarded, rollback, run_steps
 
 STEP_SPEC = dict(
     op=dict(type="str", choices=["activate", "deactivate"], required=True),
@@ -208,6 +216,7 @@ def main() -> None:
             max_parallel=dict(type="int", default=1),
             rollback=dict(type="bool", default=False),
             timeout=dict(type="int", default=10),
+            fenced=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -215,15 +224,21 @@ def main() -> None:
     if params["max_parallel"] < 1:
         module.fail_json(msg="max_parallel must be at least 1, got %d" % params["max_parallel"])
     try:
-        context = Context(run_id=params["run_id"], journal=Journal(journal_path(params["profile"], resolve_tmpdir(params["tmpdir"]))),
-                          log_dir=params["log_dir"], timeout=params["timeout"], check_mode=module.check_mode)
-        if params["rollback"]:
-            result = rollback(context, params["wave"])
-        else:
-            wave = params["wave"] if params["wave"] is not None else 0
-            result = run_steps(context, params["steps"], wave, params["max_parallel"])
+        tmpdir = resolve_tmpdir(params["tmpdir"])
+        context = Context(run_id=params["run_id"], journal=Journal(journal_path(params["profile"], tmpdir)),
+                          log_dir=params["log_dir"], timeout=params["timeout"], check_mode=module.check_mode,
+                          profile_link=profiles.profile_link(params["profile"]), tmpdir=tmpdir)
+        with guarded(context, params["profile"], params["fenced"] and not module.check_mode) as check:
+            context.owner_check = check
+            if params["rollback"]:
+                result = rollback(context, params["wave"])
+            else:
+                wave = params["wave"] if params["wave"] is not None else 0
+                result = run_steps(context, params["steps"], wave, params["max_parallel"])
     except TargetError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
     module.exit_json(**result)
 
 

@@ -9,7 +9,7 @@ module: distribute
 short_description: Copy Nix store paths from the controller to a target over its connection
 version_added: 0.1.0
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 description:
   - Exports the given store paths on the controller with C(nix-store --export) into one file,
     puts that file on the target through the host's Ansible connection and imports it there

@@ -9,7 +9,7 @@ module: fetch_closure
 short_description: Copy Nix store paths from a target into the controller's store
 version_added: 0.1.0
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 description:
   - The reverse of M(disnix.deploy.distribute). The target lists the closure of the given paths,
     the controller keeps the paths its store lacks, the target exports them into one file, the

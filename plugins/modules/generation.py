@@ -9,7 +9,7 @@ module: generation
 short_description: Record a deployment as a generation of the controller's Disnix profile
 version_added: 0.1.0
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 description:
   - Runs on the controller. The controller's generations form a Nix profile of manifests, as
     Disnix's coordinator profile; each manifest keeps its whole deployment alive in the store.

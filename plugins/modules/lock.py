@@ -36,6 +36,11 @@ options:
     description:
       - Process id of the deployment on the controller, recorded in the lock file.
     type: int
+  controller_pid_start:
+    description:
+      - Start time of that process (from C(/proc/<pid>/stat)), recorded so that a reused
+        process id does not make a dead run's lock look alive.
+    type: str
   user:
     description:
       - User running the deployment, recorded in the lock file.
@@ -64,7 +69,7 @@ seealso:
   - module: disnix.deploy.activation
   - module: disnix.deploy.target_state
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 """
 
 EXAMPLES = r"""
@@ -90,6 +95,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+profile_path:
+  description: With O(state=locked), the store path the profile points to, read under the lock.
+  returned: success
+  type: str
+profile_manifest:
+  description: With O(state=locked), the target's profile manifest, read under the lock (the transition is planned from it).
+  returned: success
+  type: dict
 lock_file:
   description: The path of the lock file on the target.
   returned: always
@@ -157,6 +170,7 @@ def main() -> None:
             state=dict(type="str", choices=["locked", "unlocked"], default="locked"),
             controller=dict(type="str"),
             controller_pid=dict(type="int"),
+            controller_pid_start=dict(type="str"),
             user=dict(type="str"),
             force=dict(type="bool", default=False),
         ),
@@ -167,7 +181,7 @@ def main() -> None:
         request = locking.LockRequest(
             profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=params["run_id"],
             log_dir=params["log_dir"], controller=params["controller"], controller_pid=params["controller_pid"],
-            user=params["user"], force=params["force"])
+            controller_pid_start=params["controller_pid_start"], user=params["user"], force=params["force"])
         if params["state"] == "locked":
             result = locking.acquire(request, check_mode=module.check_mode)
         else:

@@ -14,7 +14,20 @@ description:
     which adds a profile generation, as Disnix's C(--set) does. The profile directory is created
     when missing.
   - A profile that already points to O(path) is left as it is.
+  - With O(run_id), the switch is written to the transition journal before and after (with the
+    generation it replaced), so a failed or interrupted deployment puts the profile back exactly
+    (M(disnix.deploy.activation) with O(disnix.deploy.activation#module:rollback=true), or
+    M(disnix.deploy.recover)); with O(fenced=true) it is made only while O(run_id) holds the lock.
 options:
+  run_id:
+    description:
+      - The deployment run that makes the switch; without it the switch is not journaled.
+    type: str
+  fenced:
+    description:
+      - Switch only while O(run_id) holds the target's lock (see M(disnix.deploy.activation)).
+    type: bool
+    default: false
   path:
     description:
       - The store path to point the profile at (a profile built by the controller, with its
@@ -35,7 +48,7 @@ attributes:
 seealso:
   - module: disnix.deploy.target_state
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 """
 
 EXAMPLES = r"""
@@ -68,25 +81,37 @@ generation:
   sample: 3
 """
 
+import contextlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.disnix.deploy.plugins.module_utils import nix_tools, profiles
+from ansible_collections.disnix.deploy.plugins.module_utils import locking, nix_tools, profiles
+from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
 
 
-def set_profile(profile: str, path: str, tmpdir: str, check_mode: bool) -> dict:
+def set_profile(profile: str, path: str, tmpdir: str, check_mode: bool, run_id: str | None = None, fenced: bool = False) -> dict:
     path = os.path.normpath(path)
     nix_tools.check_store_paths([path])
     link = profiles.profile_link(profile)
     previous = profiles.current_path(link)
     changed = previous != path
     if changed and not check_mode:
-        profiles.set_profile(link, path, tmpdir=tmpdir)
-        current = profiles.current_path(link)
-        if current != path:
-            raise TargetError("nix-env --set left %s pointing to %s instead of %s" % (link, current, path))
+        guard = locking.owner_guard(profile, tmpdir, run_id) if fenced and run_id else contextlib.nullcontext(None)
+        with guard as check:
+            if check is not None:
+                check()
+            journal = Journal(journal_path(profile, tmpdir)) if run_id else None
+            before = profiles.current_generation(link)
+            if journal:
+                journal.profile_switch(run_id, previous, before, path, "begin")
+            profiles.set_profile(link, path, tmpdir=tmpdir)
+            current = profiles.current_path(link)
+            if current != path:
+                raise TargetError("nix-env --set left %s pointing to %s instead of %s" % (link, current, path))
+            if journal:
+                journal.profile_switch(run_id, previous, before, path, "done", profiles.current_generation(link))
     return dict(
         changed=changed,
         previous=previous,
@@ -100,12 +125,14 @@ def set_profile(profile: str, path: str, tmpdir: str, check_mode: bool) -> dict:
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=target_argument_spec(path=dict(type="path", required=True)),
+        argument_spec=target_argument_spec(path=dict(type="path", required=True), run_id=dict(type="str"),
+                                           fenced=dict(type="bool", default=False)),
         supports_check_mode=True,
     )
     params = module.params
     try:
-        result = set_profile(params["profile"], params["path"], resolve_tmpdir(params["tmpdir"]), module.check_mode)
+        result = set_profile(params["profile"], params["path"], resolve_tmpdir(params["tmpdir"]), module.check_mode,
+                             run_id=params["run_id"], fenced=params["fenced"])
     except TargetError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     if not module._diff:

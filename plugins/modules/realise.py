@@ -10,7 +10,7 @@ module: realise
 short_description: Build Nix derivations on a target
 version_added: 0.1.0
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 description:
   - Builds the given derivations with C(nix-store --realise) in the target's store, for
     targets whose system the controller cannot build (Disnix's C(--build-on-targets)).

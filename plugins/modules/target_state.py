@@ -48,7 +48,7 @@ seealso:
   - module: disnix.deploy.lock
   - module: disnix.deploy.profile
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 """
 
 EXAMPLES = r"""

@@ -44,6 +44,19 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+class InfrastructureError(ModelError):
+    """A problem with a model, located in its file; ``attribute`` is the attribute path the
+    problem is about, such as ``("web", "numOfCores")`` (``()`` for the model as a whole)."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None, column: int | None = None,
+                 attribute: tuple = ()) -> None:
+        super().__init__(message, path, line, column)
+        self.attribute = tuple(attribute)
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.path, self.line, self.column, self.attribute))
+
+
 @dataclass(frozen=True)
 class _Defaults:
     """What a target gets for the attributes it leaves out."""
@@ -59,15 +72,17 @@ class _Checker:
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
 
-    def fail(self, message: str, *paths: tuple) -> ModelError:
+    def fail(self, message: str, *paths: tuple) -> InfrastructureError:
         """The error, at the first of `paths` that can be located, else at the longest prefix
-        of one (a default value has no position of its own: point at its target)."""
+        of one (a default value has no position of its own: point at its target). The first
+        path is the attribute the error is about."""
+        attribute = paths[0] if paths else ()
         candidates = [path for path in paths if path] + [path[:end] for path in paths for end in range(len(path) - 1, 0, -1)]
         for candidate in candidates:
             position = self.model.locate(candidate)
             if position is not None:
-                return ModelError(message, self.model.path, position[0], position[1])
-        return ModelError(message, self.model.path)
+                return InfrastructureError(message, self.model.path, position[0], position[1], attribute=attribute)
+        return InfrastructureError(message, self.model.path, attribute=attribute)
 
     def string(self, target: dict, name: str, attr: str, default: str) -> str:
         """target[attr] (or the default), which must be a string."""

@@ -13,6 +13,7 @@ import hashlib
 import json
 from typing import Any
 
+from ansible_collections.disnix.deploy.plugins.module_utils.profiles import SERVICE_FIELDS
 from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_model import Architecture, Mapping
 
 MANIFEST_VERSION = 1
@@ -77,7 +78,7 @@ def profile_manifest(manifest: dict[str, Any], target: str) -> dict[str, Any]:
         "profile": manifest["profile"],
         "target": target,
         "services": [
-            {k: m[k] for k in ("key", "service", "pkg", "type", "container", "properties", "dependsOn")}
+            {k: m[k] for k in SERVICE_FIELDS}
             for m in manifest["mappings"] if m["target"] == target
         ],
     }

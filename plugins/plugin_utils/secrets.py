@@ -61,3 +61,18 @@ def scrub(text: str, values: set[str]) -> str:
     for secret in sorted((v for v in values if len(v) >= MIN_SCRUB), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+# where the collection's own records (manifests, plans, transaction state) keep model data
+PROPERTY_KEYS = frozenset(("properties", "containers", "extra_params"))
+
+
+def mask_properties(value: Any) -> Any:
+    """A copy of a collection record with ``mask`` applied to every ``properties``,
+    ``containers`` and ``extra_params`` in it, and nothing else touched (a service's ``key``
+    stays as it is)."""
+    if isinstance(value, dict):
+        return {k: (mask(v) if k in PROPERTY_KEYS else mask_properties(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_properties(v) for v in value]
+    return value

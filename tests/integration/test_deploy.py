@@ -136,7 +136,8 @@ def test_failed_activation_rolls_back_every_host(lab, coordinator):
     assert run.rc != 0, run
     assert "rolled back" in run.out and "api: refusing to start" in run.out
     # what was restored, host by host, in the order it was undone
-    assert "test3: deactivate db, activate db" in run.out and "test2: activate api" in run.out
+    assert "restored: deactivate db, activate db" in run.out and "restored: activate api" in run.out
+    assert "the controller generation is unchanged" in run.out
     # the new db ran on test3 for a while, then the old one came back; api likewise on test2
     assert running(lab, "test3", "db") and running(lab, "test2", "api") and running(lab, "test3", "web") == pids["web"]
     assert "db v1" in lab.ssh("test3", "cat $(readlink -f /nix/var/nix/profiles/disnix/default)/bin/db").stdout
@@ -154,7 +155,7 @@ def test_a_service_that_vetoes_its_lock_stops_everything(lab, coordinator):
     try:
         run = deploy(lab, coordinator, "distribution-1.nix")
         assert run.rc != 0, run
-        assert "locking was refused" in run.out and "guard" in run.out
+        assert "locking failed" in run.out and "guard" in run.out and "refused, nothing changed" in run.out
         assert [e for e in activations(lab) if e["op"] in ("activate", "deactivate")] == \
             [e for e in before if e["op"] in ("activate", "deactivate")]
         assert len(generations(coordinator)) == 3
@@ -181,29 +182,60 @@ def test_a_deploy_while_another_holds_the_locks_is_refused(lab, coordinator):
     assert locks(lab) == ["test2"]                       # the other run's lock is left alone
     assert len(generations(coordinator)) == 4
 
-    # a lock left by a crashed run of this controller: its pid is gone, so it is stale
+    # a lock left by a crashed run of this controller: its pid is gone, so the next deploy
+    # repairs it first (takes it over, nothing journaled to undo, releases it), then deploys
     crashed = dict(holder, run_id="crashed-run", controller=socket.gethostname(), pid=crashed_pid())
     lab.ssh("test2", "cat > /tmp/disnix-default.lock", stdin=json.dumps(crashed))
     run = deploy(lab, coordinator, "distribution-2.nix")
-    assert run.rc != 0, run
-    assert "STALE: run crashed-run" in run.out and "playbooks/unlock.yml" in run.out
+    assert run.rc == 0, run
+    assert "recovered run crashed-run" in run.out
+    assert locks(lab) == []
+    assert len(generations(coordinator)) == 5
+    assert running(lab, "test3", "db") and running(lab, "test1", "db") is None
 
+    # unlock.yml repairs without deploying; with nothing left it changes nothing
+    lab.ssh("test2", "cat > /tmp/disnix-default.lock", stdin=json.dumps(crashed))
     run = lab.playbook("unlock.yml", INVENTORY)
     assert run.rc == 0, run
     assert locks(lab) == []
+    assert running(lab, "test3", "db")
 
 
 def test_rollback_restores_the_previous_generation(lab, coordinator):
-    # generation 4 is distribution-1; generation 3 added guard on test1 to distribution-2
+    # generation 5 is distribution-2, 4 distribution-1, 3 distribution-3 (guard on test1)
     run = deploy(lab, coordinator, "distribution-1.nix", playbook="rollback.yml")
     assert run.rc == 0, run
-    assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode == 0
-    assert os.readlink(os.path.join(coordinator, "default")) == "default-3-link"
-    assert running(lab, "test3", "db") and running(lab, "test1", "db") is None
+    assert os.readlink(os.path.join(coordinator, "default")) == "default-4-link"
+    assert running(lab, "test1", "db") and running(lab, "test3", "db") is None
     assert running(lab, "test2", "api") and running(lab, "test3", "web")
 
-    run = deploy(lab, coordinator, "distribution-1.nix", playbook="rollback.yml")  # 3 -> 2
+    run = deploy(lab, coordinator, "distribution-1.nix", playbook="rollback.yml")  # 4 -> 3
     assert run.rc == 0, run
-    assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode != 0
-    assert running(lab, "test3", "db") and running(lab, "test2", "api")
-    assert os.readlink(os.path.join(coordinator, "default")) == "default-2-link"
+    assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode == 0
+    assert running(lab, "test3", "db") and running(lab, "test1", "db") is None
+    assert os.readlink(os.path.join(coordinator, "default")) == "default-3-link"
+
+
+def test_a_service_whose_package_is_gone_counts_as_deactivated(lab, coordinator):
+    # generation 3 runs api on test2; its package vanishes from test2's store (a partial wipe)
+    pkg = lab.ssh("test2", "dirname $(dirname $(readlink -f /nix/var/nix/profiles/disnix/default/bin/api))").stdout.strip()
+    assert pkg.startswith("/nix/store/")
+    lab.ssh("test2", f"kill $(cat /run/api.pid); rm -rf {pkg}")
+    run = deploy(lab, coordinator, "distribution-1.nix")          # api is rebuilt: the old one must go
+    assert run.rc == 0, run
+    assert "is missing on test2; treated as already deactivated" in run.out
+    assert running(lab, "test1", "db") and running(lab, "test2", "api") and running(lab, "test3", "web")
+    assert locks(lab) == []
+
+
+def test_a_host_recreated_blank_gets_everything_it_should_run(lab, coordinator):
+    # test3 comes back empty: no processes, no profile, no journal
+    lab.ssh("test3", "for s in db web; do kill $(cat /run/$s.pid) 2>/dev/null; rm -f /run/$s.pid; done; "
+                     "rm -rf /nix/var/nix/profiles/disnix /tmp/disnix-default.*")
+    gens = len(generations(coordinator))
+    run = deploy(lab, coordinator, "distribution-2.nix")
+    assert run.rc == 0, run
+    assert "differ from the controller's generation" in run.out and "missing: web on test3" in run.out
+    assert running(lab, "test3", "db") and running(lab, "test3", "web") and running(lab, "test2", "api")
+    assert running(lab, "test1", "db") is None
+    assert len(generations(coordinator)) == gens + 1

@@ -12,8 +12,12 @@ import pytest
 
 from ansible.errors import AnsibleParserError
 from ansible.inventory.data import InventoryData
+from ansible.inventory.helpers import get_group_vars
+from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
+from ansible.utils.vars import combine_vars
+from ansible.vars.manager import VariableManager
 
 HAVE_NIX = shutil.which("nix-instantiate") is not None
 
@@ -42,7 +46,14 @@ def parse(tmp_path, model: str | None, model_name: str = "infrastructure.nix", e
 
 
 def host_vars(inventory: InventoryData, name: str) -> dict:
+    """The host's own variables (without those of its groups)."""
     return inventory.get_host(name).get_vars()
+
+
+def inventory_vars(inventory: InventoryData, name: str) -> dict:
+    """The host's variables from the inventory: its groups' in Ansible's order, then its own."""
+    host = inventory.get_host(name)
+    return combine_vars(get_group_vars(host.get_groups()), host.get_vars())
 
 
 def group_hosts(inventory: InventoryData, group: str) -> list[str]:
@@ -58,7 +69,7 @@ def test_blog_model_gives_design_variables_and_groups(tmp_path, nix):
     assert group_hosts(inv, "client_disnix_soap_client") == ["test2"]
     assert group_hosts(inv, "client_disnix_ssh_client") == ["test1", "test3"]
 
-    test2 = host_vars(inv, "test2")
+    test2 = inventory_vars(inv, "test2")
     assert test2["ansible_host"] == "test2"          # the targetEPR URL's host
     assert "ansible_port" not in test2               # 8080 is the web service, not ssh
     assert test2["ansible_connection"] == "ssh"
@@ -84,7 +95,7 @@ def test_defaults_containers_and_host_port(tmp_path):
           };
         }
         """, extra="nix: never\n")
-    web = host_vars(inv, "web")
+    web = inventory_vars(inv, "web")
     assert (web["ansible_host"], web["ansible_port"]) == ("10.0.0.5", 2222)
     assert web["disnix_client_interface"] == "disnix-ssh-client"
     assert web["disnix_target_property"] == "hostname"
@@ -100,7 +111,7 @@ def test_defaults_containers_and_host_port(tmp_path):
 ])
 def test_json_and_yaml_models(tmp_path, name, text):
     inv = parse(tmp_path, text, model_name=name)
-    assert host_vars(inv, "a")["ansible_host"] == "h1"
+    assert inventory_vars(inv, "a")["ansible_host"] == "h1"
     assert group_hosts(inv, "system_aarch64_linux") == ["a"]
 
 
@@ -112,7 +123,7 @@ def test_existing_host_keeps_its_connection_and_gains_disnix_vars(tmp_path):
     inv = parse(tmp_path, '{ test1.properties.hostname = "test1"; }',
                 extra="host_names:\n  test1: web01.example.org\n", inventory=inv)
     assert "test1" not in inv.hosts
-    web = host_vars(inv, "web01.example.org")
+    web = inventory_vars(inv, "web01.example.org")
     assert web["ansible_host"] == "192.0.2.10"
     assert web["ansible_user"] == "deploy"
     assert web["disnix_target_name"] == "test1"
@@ -167,8 +178,160 @@ def test_cache_is_used_while_the_model_is_unchanged(tmp_path):
     write(model_path, model.replace("one", "two"))
     os.utime(model_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     inv = parse(tmp_path, None, extra=cache, cache=True)
-    assert host_vars(inv, "a")["ansible_host"] == "one"
+    assert inventory_vars(inv, "a")["ansible_host"] == "one"
 
     # a refresh (ansible-inventory --flush-cache) evaluates again
     inv = parse(tmp_path, None, extra=cache, cache=False)
-    assert host_vars(inv, "a")["ansible_host"] == "two"
+    assert inventory_vars(inv, "a")["ansible_host"] == "two"
+
+
+# --- the user's connection settings win over the model's ---------------------------------
+
+def test_model_connection_is_a_lowest_priority_group_of_the_host(tmp_path):
+    inv = parse(tmp_path, '{ web.properties.hostname = "10.0.0.5:2222"; }', extra="nix: never\n")
+    assert not {"ansible_host", "ansible_port", "ansible_connection"} & set(host_vars(inv, "web"))
+    group = inv.groups["disnix_connection_web"]
+    assert [h.name for h in group.hosts] == ["web"]
+    assert group.get_vars() == {"ansible_host": "10.0.0.5", "ansible_port": 2222, "ansible_connection": "ssh"}
+    assert group.priority < 1   # below every group of the user at the same depth
+
+
+def test_connection_groups_of_similar_host_names_stay_apart(tmp_path):
+    inv = parse(tmp_path, '{ "a.b".properties.hostname = "one"; a_b.properties.hostname = "two"; }', extra="nix: never\n")
+    assert inventory_vars(inv, "a.b")["ansible_host"] == "one"
+    assert inventory_vars(inv, "a_b")["ansible_host"] == "two"
+
+
+def test_keep_existing_connection_false_makes_the_model_win(tmp_path):
+    inv = InventoryData()
+    inv.add_group("db")
+    inv.add_host("db1", group="db")
+    inv.set_variable("db", "ansible_port", 2200)
+    inv = parse(tmp_path, '{ db1.properties.hostname = "db1:2222"; }', extra="nix: never\nkeep_existing_connection: false\n",
+                inventory=inv)
+    assert host_vars(inv, "db1")["ansible_port"] == 2222
+    assert inventory_vars(inv, "db1")["ansible_port"] == 2222
+    assert "disnix_connection_db1" not in inv.groups
+
+
+def test_compose_sees_the_models_connection_under_the_hosts_own(tmp_path):
+    inv = InventoryData()
+    inv.add_host("b")
+    inv.set_variable("b", "ansible_host", "user.example")
+    inv = parse(tmp_path, '{ a.properties.hostname = "a.model"; b.properties.hostname = "b.model"; }',
+                extra='nix: never\ncompose:\n  address_seen: ansible_host\n', inventory=inv)
+    assert host_vars(inv, "a")["address_seen"] == "a.model"
+    assert host_vars(inv, "b")["address_seen"] == "user.example"
+
+
+# an existing INI inventory with settings at every level Ansible has, next to a model whose
+# connection settings (ssh, port 2222, the model's address) they all contradict
+USER_INI = """\
+[web]
+web1
+web2 ansible_port=2022 ansible_user=web2user
+
+[db]
+db1
+db2
+
+[db:vars]
+ansible_connection=paramiko
+ansible_port=2200
+
+[all:vars]
+ansible_user=deploy
+"""
+MODEL = """\
+{
+  web1.properties.hostname = "web1.model:2222";
+  web2.properties.hostname = "web2.model:2222";
+  db1.properties.hostname = "db1.model:2222";
+  db2.properties.hostname = "db2.model:2222";
+  only.properties.hostname = "only.model:2222";
+}
+"""
+# (host, variable) -> the value Ansible must use, and where it comes from
+EXPECTED = {
+    ("web1", "ansible_connection"): "paramiko",      # group_vars/web.yml
+    ("web1", "ansible_port"): 2222,                  # nothing of the user's: the model's
+    ("web1", "ansible_host"): "web1.model",
+    ("web2", "ansible_port"): 2022,                  # host line
+    ("web2", "ansible_user"): "web2user",
+    ("web2", "ansible_connection"): "paramiko",      # group_vars/web.yml
+    ("db1", "ansible_connection"): "paramiko",       # [db:vars]
+    ("db1", "ansible_port"): 2200,                   # [db:vars]
+    ("db1", "ansible_user"): "deploy",               # [all:vars]
+    ("db2", "ansible_host"): "192.0.2.99",           # host_vars/db2.yml
+    ("db2", "ansible_port"): 2201,                   # host_vars/db2.yml over [db:vars]
+    ("only", "ansible_host"): "only.model",          # a host of the model only
+    ("only", "ansible_port"): 2222,
+    ("only", "ansible_connection"): "ssh",
+}
+
+
+def user_inventory(tmp_path) -> tuple[str, str]:
+    write(tmp_path / "hosts.ini", USER_INI)
+    write(tmp_path / "infrastructure.nix", MODEL)
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "host_vars").mkdir()
+    write(tmp_path / "group_vars" / "web.yml", "ansible_connection: paramiko\n")
+    write(tmp_path / "host_vars" / "db2.yml", "ansible_host: 192.0.2.99\nansible_port: 2201\n")
+    config = write(tmp_path / "site.disnix.yml", "plugin: disnix.deploy.infrastructure\ninfrastructure: infrastructure.nix\nnix: never\n")
+    return str(tmp_path / "hosts.ini"), config
+
+
+def ansible_vars(sources: list[str]) -> dict[str, dict]:
+    """Every host's variables as Ansible computes them for a task (variable manager, vars
+    plugins with group_vars/ and host_vars/ included)."""
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=sources)
+    manager = VariableManager(loader=loader, inventory=inventory)
+    assert sorted(inventory.hosts) == ["db1", "db2", "only", "web1", "web2"]
+    return {name: manager.get_vars(host=inventory.get_host(name)) for name in inventory.hosts}
+
+
+@pytest.mark.parametrize("order", ["ini-first", "disnix-first"])
+def test_every_user_setting_wins_in_either_order(tmp_path, order):
+    ini, config = user_inventory(tmp_path)
+    variables = ansible_vars([ini, config] if order == "ini-first" else [config, ini])
+    got = {key: variables[key[0]].get(key[1]) for key in EXPECTED}
+    assert got == EXPECTED
+    assert variables["db1"]["disnix_target_name"] == "db1"
+
+
+@pytest.mark.parametrize("order", ["ini-first", "disnix-first"])
+def test_group_vars_all_file_wins_in_either_order(tmp_path, order):
+    write(tmp_path / "hosts.ini", "[web]\nweb1\n")
+    (tmp_path / "group_vars").mkdir()
+    write(tmp_path / "group_vars" / "all.yml", "ansible_connection: local\nansible_port: 2600\n")
+    config = write(tmp_path / "site.disnix.yml", "plugin: disnix.deploy.infrastructure\ninfrastructure: infrastructure.nix\nnix: never\n")
+    write(tmp_path / "infrastructure.nix", '{ web1.properties.hostname = "web1.model:2222"; }')
+    ini = str(tmp_path / "hosts.ini")
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[ini, config] if order == "ini-first" else [config, ini])
+    got = VariableManager(loader=loader, inventory=inventory).get_vars(host=inventory.get_host("web1"))
+    assert (got["ansible_host"], got["ansible_port"], got["ansible_connection"]) == ("web1.model", 2600, "local")
+
+
+@pytest.mark.parametrize("order", ["ini-first", "disnix-first"])
+def test_group_vars_of_a_nested_group_and_host_lines_win(tmp_path, order):
+    write(tmp_path / "hosts.ini", "[app]\nweb1 ansible_host=192.0.2.1\n[prod:children]\napp\n[prod:vars]\nansible_port=2300\n")
+    config = write(tmp_path / "site.disnix.yml", "plugin: disnix.deploy.infrastructure\ninfrastructure: infrastructure.nix\nnix: never\n")
+    write(tmp_path / "infrastructure.nix", '{ web1.properties.hostname = "web1.model:2222"; }')
+    ini = str(tmp_path / "hosts.ini")
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[ini, config] if order == "ini-first" else [config, ini])
+    got = VariableManager(loader=loader, inventory=inventory).get_vars(host=inventory.get_host("web1"))
+    assert (got["ansible_host"], got["ansible_port"], got["ansible_connection"]) == ("192.0.2.1", 2300, "ssh")
+
+
+def test_all_vars_of_an_earlier_source_win(tmp_path):
+    # [all:vars] is below every other group: the model leaves alone what an earlier source set there
+    write(tmp_path / "hosts.ini", "[all:vars]\nansible_port=2400\n")
+    config = write(tmp_path / "site.disnix.yml", "plugin: disnix.deploy.infrastructure\ninfrastructure: infrastructure.nix\nnix: never\n")
+    write(tmp_path / "infrastructure.nix", '{ web1.properties.hostname = "web1.model:2222"; }')
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.ini"), config])
+    got = VariableManager(loader=loader, inventory=inventory).get_vars(host=inventory.get_host("web1"))
+    assert (got["ansible_host"], got["ansible_port"]) == ("web1.model", 2400)

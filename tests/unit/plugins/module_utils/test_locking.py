@@ -21,9 +21,9 @@ def request(lab, run_id="run-1", **kw):
 
 
 def deploy_wrappers(lab, *names):
-    services = [{"key": "k" + n, "name": n, "pkg": lab.wrapper_pkg(n), "type": "wrapper", "container": "wrapper",
+    services = [{"key": "k" + n, "service": n, "pkg": lab.wrapper_pkg(n), "type": "wrapper", "container": "wrapper",
                  "properties": lab.wrapper_props(), "dependsOn": []} for n in names]
-    services.append({"key": "kp", "name": "tools", "pkg": lab.plain_pkg("tools"), "type": "package",
+    services.append({"key": "kp", "service": "tools", "pkg": lab.plain_pkg("tools"), "type": "package",
                      "container": "package", "properties": {}, "dependsOn": []})
     lab.deploy_manifest(services)
 
@@ -66,11 +66,11 @@ def test_service_veto_releases_and_changes_nothing(lab):
     os.makedirs(lab2)
     # a second wrapper with its own state dir, which refuses
     services = [
-        {"key": "ka", "name": "a", "pkg": lab.wrapper_pkg("a"), "type": "wrapper", "container": "wrapper",
+        {"key": "ka", "service": "a", "pkg": lab.wrapper_pkg("a"), "type": "wrapper", "container": "wrapper",
          "properties": lab.wrapper_props()},
-        {"key": "kb", "name": "b", "pkg": lab.wrapper_pkg("b"), "type": "wrapper", "container": "wrapper",
+        {"key": "kb", "service": "b", "pkg": lab.wrapper_pkg("b"), "type": "wrapper", "container": "wrapper",
          "properties": {"stateDir": lab2}},
-        {"key": "kc", "name": "c", "pkg": lab.wrapper_pkg("c"), "type": "wrapper", "container": "wrapper",
+        {"key": "kc", "service": "c", "pkg": lab.wrapper_pkg("c"), "type": "wrapper", "container": "wrapper",
          "properties": lab.wrapper_props()},
     ]
     lab.deploy_manifest(services)

@@ -60,10 +60,10 @@ def test_set_profile_generations_and_manifest(lab, store_profile):
     link = profiles.profile_link("default")
     assert profiles.current_path(link) is None and profiles.generations(link) == []
     assert profiles.read_manifest(None) is None
-    first = store_profile([{"key": "k1", "name": "s1", "pkg": "/nix/store/x", "type": "echo"}])
+    first = store_profile([{"key": "k1", "service": "s1", "pkg": "/nix/store/x", "type": "echo"}])
     profiles.set_profile(link, first)
     assert profiles.current_path(link) == first
-    assert profiles.read_manifest(first)["services"][0]["name"] == "s1"
+    assert profiles.read_manifest(first)["services"][0]["service"] == "s1"
     second = store_profile()
     profiles.set_profile(link, second)
     assert profiles.current_path(link) == second

@@ -37,7 +37,11 @@ def test_steps_are_journaled_and_logged(lab):
     assert result["changed"] and result["results"][0]["ok"]
     run_steps(context(lab), [wrapper_step(lab, "activate", "client")], wave=1, max_parallel=1)
 
-    entries = Journal(journal_path("default", lab.tmpdir)).entries()
+    # each step is journaled before it runs and after: a run killed in between leaves "begin"
+    journal = Journal(journal_path("default", lab.tmpdir)).entries()
+    assert [(e["state"], e["service"]) for e in journal] == [
+        ("begin", "server"), ("done", "server"), ("begin", "client"), ("done", "client")]
+    entries = [e for e in journal if e["state"] == "done"]
     assert [(e["run_id"], e["wave"], e["op"], e["service"], e["key"]) for e in entries] == [
         ("run-1", 0, "activate", "server", "k-server"), ("run-1", 1, "activate", "client", "k-client")]
     assert entries[0]["properties"] == lab.process_props() and entries[0]["pkg"] == lab.path("pkgs", "server")
@@ -70,7 +74,10 @@ def test_failure_reports_every_failed_service_after_all_finished(lab):
     assert failure.value.details["failed_services"] == ["bad1", "bad2"]
     assert failure.value.details["changed"]
     assert alive(lab.pid_of("server"))  # the step after the failure still ran
-    assert [e["service"] for e in Journal(journal_path("default", lab.tmpdir)).entries()] == ["server"]
+    journal = Journal(journal_path("default", lab.tmpdir))
+    assert [e["service"] for e in journal.entries() if e["state"] == "done"] == ["server"]
+    assert sorted(e["service"] for e in journal.entries() if e["state"] == "failed") == ["bad1", "bad2"]
+    assert [e["service"] for e in journal.pending_undo("run-1")] == ["server"]
 
 
 def test_rollback_restores_deactivated_and_deactivates_activated(lab):
@@ -98,8 +105,9 @@ def test_rollback_restores_deactivated_and_deactivates_activated(lab):
     undo0 = rollback(context(lab), 0)
     assert [(r["service"], r["op"]) for r in undo0["restored"]] == [("old", "activate")]
     assert alive(lab.pid_of("old"))
-    assert Journal(journal_path("default", lab.tmpdir)).entries() == []
-    assert not os.path.exists(journal_path("default", lab.tmpdir))
+    journal = Journal(journal_path("default", lab.tmpdir))
+    assert journal.pending_undo("run-1") == []
+    assert journal.clear_run("run-1") and not os.path.exists(journal_path("default", lab.tmpdir))
 
     ops = [(e["service"], e["op"]) for e in lab.log_entries()]
     assert ops[-2:] == [("new", "deactivate"), ("old", "activate")]
@@ -122,10 +130,10 @@ def test_failed_undo_stays_in_journal(lab):
     with pytest.raises(TargetError) as failure:
         rollback(context(lab), 0)
     assert "may be inconsistent" in failure.value.msg and "service 'a'" in failure.value.msg
-    assert len(Journal(journal_path("default", lab.tmpdir)).entries()) == 2
+    assert len(Journal(journal_path("default", lab.tmpdir)).pending_undo("run-1", 0)) == 2
     os.unlink(lab.path("state", "fail_activate"))
     assert len(rollback(context(lab), 0)["restored"]) == 2
-    assert Journal(journal_path("default", lab.tmpdir)).entries() == []
+    assert Journal(journal_path("default", lab.tmpdir)).pending_undo("run-1", 0) == []
 
 
 def overlap(lab) -> int:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import read_json_lines
 from ansible_collections.disnix.deploy.plugins.modules import activation
 from ansible_collections.disnix.deploy.tests.unit.plugins.module_utils.target_fixtures import alive, run_module, wait_dead
 
 
 def args(lab, steps=None, **kw):
-    base = {"tmpdir": lab.tmpdir, "log_dir": lab.log_dir, "run_id": "run-1", "wave": 0, "steps": steps or []}
+    # fenced steps need the run to hold the target lock: test_fenced_steps_need_the_lock
+    base = {"tmpdir": lab.tmpdir, "log_dir": lab.log_dir, "run_id": "run-1", "wave": 0, "steps": steps or [], "fenced": False}
     base.update(kw)
     return base
 
@@ -54,7 +56,21 @@ def test_failure_then_module_rollback(lab, capsys):
     assert undone["changed"] and not undone.get("failed")
     assert [(r["service"], r["op"]) for r in undone["restored"]] == [("server", "deactivate")]
     assert wait_dead(pid)
-    assert not os.path.exists(os.path.join(lab.tmpdir, "disnix-default.journal"))
+    # the journal says it is undone: a second rollback has nothing left to do
+    states = [e["state"] for e in read_json_lines(os.path.join(lab.tmpdir, "disnix-default.journal"))]
+    assert states[-1] == "undone" and "failed" in states
+    again = run_module(activation.main, args(lab, rollback=True), capsys)
+    assert not again["changed"] and again["restored"] == []
+
+
+def test_fenced_steps_need_the_lock(lab, capsys):
+    lab.process_pkg("server")
+    refused = run_module(activation.main, args(lab, [step(lab, "activate", "server")], fenced=True), capsys)
+    assert refused["failed"] and "no longer holds the lock" in refused["msg"] and lab.pid_of("server") is None
+    with open(os.path.join(lab.tmpdir, "disnix-default.lock"), "w", encoding="utf-8") as handle:
+        handle.write('{"run_id": "run-1"}')
+    done = run_module(activation.main, args(lab, [step(lab, "activate", "server")], fenced=True), capsys)
+    assert done["changed"] and not done.get("failed") and alive(lab.pid_of("server"))
 
 
 def test_echo_and_package_steps(lab, capsys):

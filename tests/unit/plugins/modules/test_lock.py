@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.disnix.deploy.plugins.module_utils.profiles import SERVICE_FIELDS
 from ansible_collections.disnix.deploy.plugins.modules import lock
 from ansible_collections.disnix.deploy.tests.unit.plugins.module_utils.target_fixtures import run_module
 
@@ -17,8 +18,11 @@ def args(lab, **kw):
 
 
 def deploy(lab):
-    lab.deploy_manifest([{"key": "kw", "name": "locker", "pkg": lab.wrapper_pkg("locker"), "type": "wrapper",
-                          "container": "wrapper", "properties": lab.wrapper_props(), "dependsOn": []}])
+    # the shape the controller writes (plugin_utils/manifest.py uses the same SERVICE_FIELDS)
+    service = {"key": "kw", "service": "locker", "pkg": lab.wrapper_pkg("locker"), "type": "wrapper",
+               "container": "wrapper", "properties": lab.wrapper_props(), "dependsOn": []}
+    assert tuple(service) == SERVICE_FIELDS
+    lab.deploy_manifest([service])
 
 
 def test_lock_second_lock_unlock_second_unlock(lab, capsys):

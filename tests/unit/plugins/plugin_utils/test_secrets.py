@@ -55,3 +55,12 @@ def test_plan_lines_never_show_a_secret_value():
     lines = transition_plan.describe(plan)
     assert lines == [f"wave 0: activate db-{MASK} (process) on t1: /nix/store/abc-db"]
     assert plan["waves"][0]["steps"]["t1"][0]["properties"]["dbPassword"] == "hunter22"  # the targets get the value
+
+
+def test_mask_properties_touches_only_model_data():
+    record = {"key": "abc", "mappings": [{"key": "k1", "service": "db", "properties": {"dbPassword": "x", "port": 1}}],
+              "targets": {"t": {"properties": {"apiToken": "y", "hostname": "t"}, "containers": {"c": {"ssh_key": "z"}}}}}
+    masked = secrets.mask_properties(record)
+    assert masked == {"key": "abc", "mappings": [{"key": "k1", "service": "db", "properties": {"dbPassword": MASK, "port": 1}}],
+                      "targets": {"t": {"properties": {"apiToken": MASK, "hostname": "t"}, "containers": {"c": {"ssh_key": MASK}}}}}
+    assert record["mappings"][0]["properties"]["dbPassword"] == "x"

@@ -1,27 +1,31 @@
 # Copyright: (c) 2026, disnix.deploy developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-# Documentation of the action plugin disnix.deploy.plan (plugins/action/plan.py).
+# Documentation of the action plugin disnix.deploy.manifest (plugins/action/manifest.py).
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: plan
-short_description: Evaluate Disnix models, build the services and plan the transition
-version_added: 0.1.0
+module: manifest
+short_description: Evaluate Disnix models, build the services and profiles, compose the manifest
+version_added: 0.2.0
 author:
-  - disnix.deploy developers (!UNKNOWN)
+  - disnix.deploy developers (@disnix-deploy)
 description:
   - Runs on the controller. Loads the services and distribution models (Disnix's Nix syntax)
     against the infrastructure of the inventory, validates them, builds every service for the
-    system of its target, builds one profile per target, adds the manifest to the Nix store
-    and computes the transition from the current controller generation.
+    system of its target, builds one profile per target and adds the manifest to the Nix store.
+  - It does not plan the transition; M(disnix.deploy.transaction) does that, from what the
+    targets run, under their locks.
+  - Reports C(changed) when it built something or added a new manifest to the store.
   - The infrastructure is taken from the host variables that the
     P(disnix.deploy.infrastructure#inventory) inventory plugin sets on the hosts of
     O(targets_group).
-  - Changes nothing on any target. In check mode nothing is built either; the plan lists what
-    would be built, deactivated and activated.
-  - With O(generation), the manifest of that controller generation is planned instead of the
+  - Changes nothing on any target. In check mode nothing is built either; RV(build_lines) lists
+    what would be built.
+  - With O(generation), the manifest of that controller generation is used instead of the
     models (rollback).
+  - The infrastructure may also come from an ordinary inventory without an infrastructure
+    model; docs/inventory.md lists the defaults.
 options:
   services:
     description: Path of the services model.
@@ -31,7 +35,7 @@ options:
     type: path
   generation:
     description:
-      - Plan the deployment of this controller generation (a number, or V(previous)) instead of
+      - Deploy this controller generation (a number, or V(previous)) instead of
         evaluating models.
     type: str
   profile:
@@ -74,12 +78,12 @@ notes:
 
 EXAMPLES = r"""
 ---
-- name: Plan a deployment
-  disnix.deploy.plan:
+- name: Evaluate and build a deployment
+  disnix.deploy.manifest:
     services: examples/hello-world/services.nix
     distribution: examples/hello-world/distribution-scenario1.nix
   run_once: true
-  register: disnix_deploy
+  register: disnix_manifest
 """
 
 RETURN = r"""
@@ -95,10 +99,23 @@ previous_manifest_path:
   description: Store path of the current generation's manifest, if any.
   returned: always
   type: str
-up_to_date:
-  description: Whether the new manifest is the current generation's.
+manifest_existed:
+  description: Whether the new manifest was in the store already (a controller generation had it).
   returned: always
   type: bool
+manifest:
+  description: The new deployment manifest (every mapping and target).
+  returned: always
+  type: dict
+previous_manifest:
+  description: The current controller generation's manifest, or null.
+  returned: always
+  type: dict
+committed_runs:
+  description: Run ids the controller recorded as committed (recovery rolls their leftovers forward).
+  returned: always
+  type: list
+  elements: str
 generation:
   description: Current controller generation number, if any.
   returned: always
@@ -108,11 +125,7 @@ targets:
   returned: always
   type: dict
 hosts:
-  description: Inventory host name to target name.
-  returned: always
-  type: dict
-plan:
-  description: The transition (waves of steps per target, untouched and skipped mappings).
+  description: Target name to inventory host, for every host of O(targets_group).
   returned: always
   type: dict
 controller:
@@ -123,6 +136,10 @@ controller_pid:
   description: Process id of ansible-playbook on the controller, recorded in the target locks.
   returned: always
   type: int
+controller_pid_start:
+  description: Start time of that process, recorded with it.
+  returned: always
+  type: str
 user:
   description: User running the deployment on the controller.
   returned: always
@@ -135,8 +152,8 @@ target_generation:
   description: The generation planned with O(generation), else null.
   returned: always
   type: int
-plan_lines:
-  description: The plan as readable lines.
+build_lines:
+  description: In check mode, what would be built.
   returned: always
   type: list
   elements: str

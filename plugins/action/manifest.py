@@ -1,6 +1,8 @@
 # Copyright: (c) 2026, disnix.deploy developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action disnix.deploy.plan: evaluate, build, compose the manifest, plan the transition.
+"""Action disnix.deploy.manifest: evaluate the models, build the services and profiles, compose
+the deployment manifest. The transition is planned later, by disnix.deploy.transaction, from
+what the targets run.
 
 Runs on the controller only. The infrastructure comes from the inventory (the host
 variables the disnix.deploy.infrastructure plugin sets), so the inventory is the one
@@ -17,13 +19,13 @@ import uuid
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
 from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest as manifest_lib
-from ansible_collections.disnix.deploy.plugins.plugin_utils import transition_plan
+from ansible_collections.disnix.deploy.plugins.plugin_utils import run_records
 from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_model import evaluate
+from ansible_collections.disnix.deploy.plugins.plugin_utils.inventory_targets import targets_from_inventory
 from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
 
 ARGSPEC = {
@@ -33,40 +35,10 @@ ARGSPEC = {
     "profile": {"type": "str", "default": "default"},
     "coordinator_profile_dir": {"type": "path"},
     "nixpkgs": {"type": "str", "default": ""},
-    "extra_params": {"type": "dict"},
+    "extra_params": {"type": "dict", "default": {}},
     "targets_group": {"type": "str", "default": "disnix_targets"},
     **store.CONTROLLER_ARGSPEC,
 }
-
-
-def infrastructure_from_inventory(task_vars: dict[str, Any], group: str) -> tuple[dict[str, dict], dict[str, str], set[str]]:
-    """The infrastructure model as the inventory plugin left it, target -> inventory host, and
-    the targets that build their own services (disnix_build_on_targets, for the run as an
-    extra var or per host as a host variable)."""
-    infrastructure: dict[str, dict] = {}
-    hosts: dict[str, str] = {}
-    build_on: set[str] = set()
-    hostvars = task_vars["hostvars"]
-    for host in task_vars["groups"].get(group, []):
-        hv = hostvars[host]
-        if "disnix_system" not in hv:
-            raise AnsibleActionFail(f"host {host} of group {group} has no disnix_ variables: "
-                                    "use the disnix.deploy.infrastructure inventory plugin")
-        name = hv.get("disnix_target_name", host)
-        hosts[name] = host
-        if boolean(hv.get("disnix_build_on_targets", False), strict=False):
-            build_on.add(name)
-        infrastructure[name] = {
-            "properties": hv["disnix_properties"],
-            "containers": hv["disnix_containers"],
-            "system": hv["disnix_system"],
-            "numOfCores": hv["disnix_num_of_cores"],
-            "clientInterface": hv["disnix_client_interface"],
-            "targetProperty": hv["disnix_target_property"],
-        }
-    if not infrastructure:
-        raise AnsibleActionFail(f"the inventory has no hosts in group {group}")
-    return infrastructure, hosts, build_on
 
 
 def _extra_params(args: dict[str, Any], task_vars: dict[str, Any]) -> dict:
@@ -87,7 +59,7 @@ def _inventory_sources(task_vars: dict[str, Any], hosts: dict[str, str]) -> str 
 
 
 class ActionModule(ActionBase):
-    """Plans a deployment; changes nothing on any target."""
+    """Evaluates and builds a deployment on the controller; changes nothing on any target."""
 
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -101,16 +73,18 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"invalid model: {exc}") from None
         except store.DeployError as exc:
             raise AnsibleActionFail(str(exc)) from None
-        result["changed"] = False
+        # changed: something was built or a new manifest entered the store
+        result["changed"] = bool(result["built"]) or (result["manifest_path"] is not None
+                                                      and not result["manifest_existed"])
         # the result carries the real properties for the targets; it is never printed (not
-        # even with -v): people see plan_lines, where secrets are masked (secrets.py)
+        # even with -v): people see the plan lines, where secrets are masked (secrets.py)
         result["_ansible_verbose_override"] = True
         return result
 
     def _plan(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         nix_bin = args["nix_bin_dir"]
-        infrastructure, hosts, build_on = infrastructure_from_inventory(task_vars, args["targets_group"])
+        infrastructure, hosts, build_on = targets_from_inventory(task_vars, args["targets_group"])
         profile_path = store.coordinator_profile(args["profile"], args["coordinator_profile_dir"])
         gens = store.generations(profile_path)
         current = store.current_generation(profile_path)
@@ -120,8 +94,15 @@ class ActionModule(ActionBase):
         built: list[str] = []
         to_build: list[str] = []
         remote_builds: dict[str, dict] = {}
+        existed = True
 
-        if args["generation"]:
+        if args["generation"] == "current":
+            # repairing only (playbooks/unlock.yml): nothing is evaluated or built
+            new_path, number = old_path, None
+            new = old or {"version": manifest_lib.MANIFEST_VERSION, "profile": args["profile"], "mappings": [], "targets": {}}
+            new = dict(new, targets={t: v for t, v in new["targets"].items() if t in hosts},
+                       mappings=[m for m in new["mappings"] if m["target"] in hosts])
+        elif args["generation"]:
             new_path, number = self._pick_generation(args["generation"], gens, current)
             new = store.load_manifest(new_path)
         else:
@@ -143,6 +124,7 @@ class ActionModule(ActionBase):
                 if not remote_builds:
                     store.build_profiles(new, nix_bin)
                     new_path = store.add_manifest(new, nix_bin)
+                    existed = new_path in gens.values()
                 else:
                     # the targets build first (deploy.yml), then plan runs again
                     new_path = None
@@ -151,7 +133,6 @@ class ActionModule(ActionBase):
         missing = sorted(t for t in new["targets"] if t not in present)
         if missing:
             raise AnsibleActionFail(f"the manifest deploys to {', '.join(missing)}, which the inventory does not have")
-        transition = transition_plan.plan(old, new, present)
         targets = {}
         for name in sorted(new["targets"]):
             prof = new["targets"][name]["profile"]
@@ -162,15 +143,16 @@ class ActionModule(ActionBase):
                 "closure": store.closure(prof, nix_bin) if prof else manifest_lib.services_on(new, name),
                 "num_of_cores": new["targets"][name]["numOfCores"],
             }
-        lines = transition_plan.describe(transition)
+        lines = []
         if check and not args["generation"]:
-            lines = [f"would build {d}" for d in to_build] + lines
+            lines = [f"would build {d}" for d in to_build]
         lines = [f"build on {t}: {d}" for t, r in sorted(remote_builds.items()) for d in r["drvs"]] + lines
         return {
             "run_id": uuid.uuid4().hex,
             # who holds the target locks: a lock whose process is gone is stale
             "controller": socket.gethostname(),
             "controller_pid": os.getppid(),
+            "controller_pid_start": run_records.process_start(os.getppid()),
             "user": getpass.getuser(),
             "profile": args["profile"],
             "coordinator_profile": profile_path,
@@ -178,14 +160,18 @@ class ActionModule(ActionBase):
             "target_generation": number,
             "manifest_path": new_path,
             "previous_manifest_path": old_path,
-            "up_to_date": new_path is not None and new_path == old_path,
+            "manifest_existed": existed,
+            "manifest": new,
+            "previous_manifest": old,
+            "committed_runs": run_records.committed_runs(profile_path),
             "targets": targets,
-            "hosts": {t["host"]: name for name, t in targets.items()},
-            "plan": transition,
+            # every target of the inventory group, also those the new manifest leaves empty
+            "hosts": dict(hosts),
+            "host_targets": {host: name for name, host in hosts.items()},
             # derivations that targets build themselves before the deployment can go on
             "remote_builds": remote_builds,
             "complete": check or not remote_builds,
-            "plan_lines": lines,
+            "build_lines": lines,
             "built": built,
             "seconds": round(time.monotonic() - started, 3),
         }

@@ -1,0 +1,150 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action disnix.deploy.transaction: judges one stage of the deployment.
+
+Runs once on the controller after a stage task ran on every target (with failures and
+unreachable hosts kept in the play), reads each host's registered result and hands them to
+plugin_utils/transaction.py, which decides. Commits (the controller generation and the
+commit record) happen here, only when that logic says every target confirmed.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
+from ansible_collections.disnix.deploy.plugins.plugin_utils import run_records
+from ansible_collections.disnix.deploy.plugins.plugin_utils import secrets
+from ansible_collections.disnix.deploy.plugins.plugin_utils import transaction as tx_logic
+
+display = Display()
+
+STAGES = ("query", "recover", "distribute", "lock", "wave", "profiles", "rollback", "commit", "unlock", "report")
+
+ARGSPEC = {
+    "stage": {"type": "str", "required": True, "choices": list(STAGES)},
+    "wave": {"type": "int"},
+    "results": {"type": "str"},
+    "force": {"type": "bool", "default": False},
+    "no_lock": {"type": "bool", "default": False},
+    "recover_only": {"type": "bool", "default": False},
+    **store.CONTROLLER_ARGSPEC,
+}
+
+
+class ActionModule(ActionBase):
+    """One decision of the deployment transaction."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _validated, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        task_vars = task_vars or {}
+        stage = args["stage"]
+        results = self._results(task_vars, args["results"]) if args["results"] else {}
+        if stage == "query":
+            manifest = task_vars.get("disnix_manifest")
+            if not isinstance(manifest, dict) or "manifest" not in manifest:
+                raise AnsibleActionFail("stage query needs the result of disnix.deploy.manifest as disnix_manifest")
+            tx = tx_logic.start(manifest, list(task_vars["groups"].get(task_vars.get("disnix_targets_group") or "disnix_targets", [])),
+                                list(task_vars.get("ansible_play_hosts_all") or []), self._task.check_mode,
+                                manifest.get("committed_runs"), recover_only=args["recover_only"])
+            tx = tx_logic.after_query(tx, results, socket.gethostname(), self._alive(results), force=args["force"])
+            self._say("plan", list(manifest.get("build_lines") or []) + (tx["plan_lines"] if tx["plan"] else []))
+            if tx["check"] and tx["plan"]:
+                result["diff"] = tx_logic.diff_text(tx)
+        else:
+            tx = (task_vars.get("disnix_tx_result") or {}).get("tx")
+            if not isinstance(tx, dict) or "run_id" not in tx:
+                raise AnsibleActionFail(f"stage {stage} needs the state of the earlier stages as disnix_tx")
+            tx = self._judge(stage, args, tx, results)
+        result.update(tx=tx, changed=bool(tx["changed"]) if tx["check"] else stage == "commit" and tx["outcome"] == tx_logic.COMMITTED)
+        # tx carries the real properties to the next stage: never printed, not even with -v
+        result["_ansible_verbose_override"] = True
+        if stage == "report":
+            lines = tx_logic.report(tx)
+            self._say("summary", lines)
+            result["report"] = lines
+            if tx_logic.failed(tx):
+                # a failure is printed whole: secrets masked (the last stage, nothing reads it on)
+                result["tx"] = secrets.mask_properties(tx)
+                result["failed"] = True
+                result["msg"] = " | ".join(lines)
+        return result
+
+    def _judge(self, stage: str, args: dict[str, Any], tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+        # every judging task runs (a skipped one would drop the state); stages after a stop pass
+        if stage in ("distribute", "lock", "wave", "profiles") and not tx["go"]:
+            return tx
+        if stage == "recover":
+            return tx_logic.after_recover(tx, results)
+        if stage == "distribute":
+            return tx_logic.after_distribute(tx, results)
+        if stage == "lock":
+            before = tx["plan_lines"]
+            tx = tx_logic.after_lock(tx, results, no_lock=args["no_lock"])
+            if tx["go"] and tx["plan_lines"] != before:
+                self._say("plan, as the locked targets run", tx["plan_lines"])
+            return tx
+        if stage == "wave":
+            return tx_logic.after_wave(tx, args["wave"], results)
+        if stage == "profiles":
+            return tx_logic.after_profiles(tx, results)
+        if stage == "rollback":
+            return tx_logic.after_rollback(tx, args["wave"], results)
+        if stage == "commit":
+            return self._commit(tx, args)
+        if stage == "unlock":
+            return tx_logic.after_unlock(tx, results)
+        return tx  # report
+
+    def _commit(self, tx: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+        if tx["check"] or tx["recover_only"] or not tx_logic.commit_ready(tx):
+            return tx_logic.finish(tx, committed=False)
+        path = tx["coordinator_profile"]
+        try:
+            if tx["target_generation"] is not None:
+                if store.current_generation(path) != tx["target_generation"]:
+                    store.switch_generation(path, tx["target_generation"], args["nix_bin_dir"])
+            elif tx["manifest_path"] and store.generations(path).get(store.current_generation(path) or -1) != tx["manifest_path"]:
+                store.set_generation(path, tx["manifest_path"], args["nix_bin_dir"])
+            run_records.record_commit(path, tx["run_id"], store.current_generation(path))
+        except (store.DeployError, OSError) as exc:
+            # the targets switched; recovery rolls them back, since the run is not recorded as committed
+            tx = dict(tx, go=False)
+            tx["repair"] = dict(tx["repair"], controller=f"recording the controller generation failed: {exc}")
+            return tx_logic.finish(tx, committed=False)
+        tx = tx_logic.finish(tx, committed=True)
+        tx["generation"] = store.current_generation(path)
+        return tx
+
+    @staticmethod
+    def _results(task_vars: dict[str, Any], name: str) -> dict[str, Any]:
+        out = {}
+        for host in task_vars["groups"].get("all", []):
+            value = task_vars["hostvars"][host].get(name)
+            if value is not None:
+                out[host] = value
+        return out
+
+    @staticmethod
+    def _alive(results: dict[str, Any]) -> dict[str, bool]:
+        """Per run id holding a target lock written on this controller: does its process live?"""
+        alive = {}
+        for res in results.values():
+            lock = res.get("lock") if isinstance(res, dict) else None
+            if isinstance(lock, dict) and lock.get("controller") == socket.gethostname():
+                alive[str(lock.get("run_id"))] = run_records.process_alive(lock.get("pid"), lock.get("pid_start"))
+        return alive
+
+    @staticmethod
+    def _say(title: str, lines: list[str]) -> None:
+        if lines:
+            display.display(f"disnix {title}:\n" + "\n".join(f"  {line}" for line in lines))

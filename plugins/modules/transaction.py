@@ -1,0 +1,91 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation of the action plugin disnix.deploy.transaction (plugins/action/transaction.py).
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: transaction
+short_description: Judge one stage of a Disnix deployment and decide what runs next
+version_added: 0.2.0
+author:
+  - disnix.deploy developers (@disnix-deploy)
+description:
+  - Runs on the controller, once per stage of the role C(disnix.deploy.deploy), after the stage
+    task ran on every target with failures and unreachable hosts kept in the play. It reads every
+    host's registered result (O(results)) and the state the earlier stages left in
+    C(disnix_tx_result), and decides, in one place (C(plugins/plugin_utils/transaction.py)),
+    whether to go on, refuse (nothing changed), roll back what ran on the reachable targets
+    (only the waves that started), or commit.
+  - O(stage=query) starts the transaction from the result of M(disnix.deploy.manifest) (as
+    C(disnix_manifest)) and plans from the targets' own profile manifests; it finds leftovers of
+    dead runs to recover, refuses a C(--limit) that excludes a target the deployment changes, and
+    in check mode reports C(changed) and, with C(--diff), each target's services before and after.
+  - O(stage=lock) plans again from what the targets run under their locks.
+  - O(stage=commit) records the controller generation, only when every target of the transition
+    confirmed its steps and its profile.
+  - O(stage=report) prints the summary and fails unless the deployment committed, had nothing to
+    do, or only checked or recovered.
+options:
+  stage:
+    description: The stage whose results are judged.
+    type: str
+    required: true
+    choices: [query, recover, distribute, lock, wave, profiles, rollback, commit, unlock, report]
+  wave:
+    description: With O(stage=wave) or O(stage=rollback), the wave (the profile switch is wave 1073741824).
+    type: int
+  results:
+    description: Name of the variable each host registered the stage's result in.
+    type: str
+  force:
+    description: With O(stage=query), treat every foreign lock as left by a dead run (C(playbooks/unlock.yml -e disnix_force=true)).
+    type: bool
+    default: false
+  no_lock:
+    description: With O(stage=lock), the run takes no locks (the results are plain queries).
+    type: bool
+    default: false
+  recover_only:
+    description: With O(stage=query), only repair leftovers of dead runs (C(playbooks/unlock.yml)).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - disnix.deploy.controller
+  - disnix.deploy.controller.actions
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    description: With O(stage=query), each target's services before and after.
+notes:
+  - Used by the role C(disnix.deploy.deploy); see docs/deploy.md.
+"""
+
+EXAMPLES = r"""
+---
+- name: Judge the query; plan
+  disnix.deploy.transaction:
+    stage: query
+    results: disnix_query
+  run_once: true
+  register: disnix_tx_result
+"""
+
+RETURN = r"""
+tx:
+  description:
+    - The transaction state after this stage, carried to the next one. Among others C(go) (whether
+      the next stage runs), C(outcome), C(plan) (the waves), C(steps_by_host), C(lost), C(failed),
+      C(locked), C(recover), C(rollback_waves), C(restored) and C(repair) (what is left to repair, per host).
+  returned: always
+  type: dict
+report:
+  description: With O(stage=report), the summary lines.
+  returned: when O(stage=report)
+  type: list
+  elements: str
+"""

@@ -1,0 +1,493 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The deployment transaction: one owner of every decision (Disnix's deploy.c).
+
+The role disnix.deploy.deploy runs one task per stage on every target, with failures and
+unreachable hosts kept in the play, and after each stage the action
+disnix.deploy.transaction calls one function here with every host's result. The state (a
+plain dict, carried from stage to stage as ``disnix_tx``) knows the plan and every host's
+outcome; each function says what happens next: go on, roll back (only the waves that
+started, on the hosts that can be reached), or commit (only when every target of the
+transition confirmed its steps and its profile).
+
+Pure logic: no Ansible, no I/O; unit tests drive it with plain results.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ansible_collections.disnix.deploy.plugins.plugin_utils import transition_plan
+from ansible_collections.disnix.deploy.plugins.plugin_utils.manifest import mapping_id
+
+# outcomes: what the run did, for the report and the exit code
+NOTHING_TO_DO = "nothing to do"
+COMMITTED = "committed"
+REFUSED = "refused, nothing changed"
+ROLLED_BACK = "failed, rolled back"
+INCOMPLETE = "failed, not fully rolled back"
+CHECKED = "check mode"
+RECOVERED = "recovered"
+
+PROFILE_WAVE = 1 << 30  # the journal's wave number of a profile switch (module_utils/transition_journal.py)
+
+
+def host_result(result: Any) -> tuple[str, str]:
+    """(status, message) of one host's registered stage result: ok, failed, unreachable or
+    skipped (the task did not run there)."""
+    if not isinstance(result, dict):
+        return "skipped", "no result"
+    if result.get("unreachable"):
+        return "unreachable", str(result.get("msg") or "unreachable")
+    if result.get("failed"):
+        return "failed", str(result.get("msg") or "failed")
+    if result.get("skipped"):
+        return "skipped", str(result.get("skip_reason") or "skipped")
+    return "ok", str(result.get("msg") or "")
+
+
+def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str], check: bool,
+          committed_runs: list[str] | None = None, recover_only: bool = False) -> dict[str, Any]:
+    """The state before any target is asked: from the manifest action's result."""
+    tx = {
+        "run_id": manifest["run_id"],
+        "profile": manifest["profile"],
+        "check": check,
+        "recover_only": recover_only,
+        "new": manifest["manifest"],
+        "old": manifest.get("previous_manifest"),
+        "manifest_path": manifest.get("manifest_path"),
+        "previous_manifest_path": manifest.get("previous_manifest_path"),
+        "generation": manifest.get("generation"),
+        "coordinator_profile": manifest.get("coordinator_profile"),
+        "controller": manifest.get("controller"),
+        "target_generation": manifest.get("target_generation"),
+        "hosts": dict(manifest["hosts"]),
+        "group_hosts": list(group_hosts),
+        "play_hosts": list(play_hosts),
+        "committed_runs": list(committed_runs or []),
+        "go": True,
+        "outcome": None,
+        "stage": "manifest",
+        "lost": {},
+        "failed": {},
+        "notes": [],
+        "locked": [],
+        "recover": {},
+        "waves_started": [],
+        "switched": [],
+        "restored": {},
+        "repair": {},
+        "plan": None,
+        "plan_lines": [],
+        "steps_by_host": {},
+        "rollback_waves": [],
+        "rollback_hosts": {},
+        "changed": False,
+        "diff": [],
+    }
+    return tx
+
+
+def _target_of(tx: dict[str, Any]) -> dict[str, str]:
+    return {host: target for target, host in tx["hosts"].items()}
+
+
+def _stop(tx: dict[str, Any], outcome: str, line: str) -> None:
+    tx["go"] = False
+    tx["outcome"] = outcome
+    tx["notes"].append(line)
+
+
+def _services_on(manifest: dict[str, Any] | None, target: str) -> list[dict]:
+    if not manifest:
+        return []
+    return [m for m in manifest["mappings"] if m["target"] == target]
+
+
+def actual_manifest(tx: dict[str, Any], profile_manifests: dict[str, dict | None]) -> dict[str, Any]:
+    """What the network runs, from the targets' own profile manifests (target -> manifest);
+    targets not asked count with what the controller's generation says they run."""
+    mappings = []
+    for target in sorted(set(tx["hosts"]) | {m["target"] for m in (tx["old"] or {}).get("mappings", [])}):
+        if target in profile_manifests:
+            for s in (profile_manifests[target] or {}).get("services") or []:
+                container = s.get("container") or ""
+                mappings.append({"id": mapping_id(s.get("key", ""), target, container), "key": s.get("key", ""),
+                                 "service": s.get("service", ""), "target": target, "container": container,
+                                 "type": s.get("type", ""), "pkg": s.get("pkg", ""), "properties": s.get("properties") or {},
+                                 "dependsOn": list(s.get("dependsOn") or [])})
+        else:
+            mappings.extend(copy.deepcopy(_services_on(tx["old"], target)))
+    return {"mappings": mappings}
+
+
+def _touched_targets(old: dict[str, Any] | None, new: dict[str, Any]) -> set[str]:
+    """Targets whose set of mappings changes (packages included)."""
+    before: dict[str, set[str]] = {}
+    after: dict[str, set[str]] = {}
+    for m in (old or {}).get("mappings", []):
+        before.setdefault(m["target"], set()).add(m["id"])
+    for m in new["mappings"]:
+        after.setdefault(m["target"], set()).add(m["id"])
+    return {t for t in set(before) | set(after) if before.get(t, set()) != after.get(t, set())}
+
+
+def _holder_dead(lock: dict[str, Any], controller: str, alive: dict[str, bool]) -> bool:
+    """A lock whose run is known to be gone: written on this controller by a process that
+    no longer runs (``alive`` says, per run id, what the controller found)."""
+    return lock.get("controller") == controller and not alive.get(str(lock.get("run_id")), True)
+
+
+def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, alive: dict[str, bool],
+                force: bool = False) -> dict[str, Any]:
+    """Every target was asked what it runs (profile manifest, lock, journal). Decides: refuse
+    (a target of the transition lost or excluded by --limit, a live foreign lock), recover
+    leftovers of dead runs first, or go on; and makes the provisional plan."""
+    tx = copy.deepcopy(tx)
+    tx["stage"] = "query"
+    targets_of = _target_of(tx)
+    old_targets = {m["target"] for m in (tx["old"] or {}).get("mappings", [])}
+    new_targets = {m["target"] for m in tx["new"]["mappings"]}
+    manifests: dict[str, dict | None] = {}
+    for host, target in sorted(targets_of.items()):
+        status, msg = host_result(results.get(host))
+        if status == "ok":
+            res = results[host]
+            manifests[target] = res.get("profile_manifest")
+            lock = res.get("lock")
+            journal_runs = sorted({e.get("run_id") for e in res.get("journal") or [] if e.get("run_id")})
+            if lock and lock.get("run_id") != tx["run_id"]:
+                if force or _holder_dead(lock, controller, alive):
+                    run = lock.get("run_id")
+                    tx["recover"][host] = {"dead_run_id": run, "committed": run in tx["committed_runs"]}
+                else:
+                    tx["failed"][host] = "locked by %s" % _describe_lock(lock)
+            elif journal_runs and not lock:
+                tx["recover"][host] = {"dead_run_id": None, "committed": False}
+        elif status == "skipped" and host not in tx["play_hosts"]:
+            continue  # excluded by --limit: judged below from what the controller knows
+        else:
+            involved = target in old_targets or target in new_targets
+            if involved:
+                tx["lost"][host] = "query: " + msg
+            else:
+                tx["notes"].append("%s is %s; it neither runs nor receives a service, so it is left out" % (host, status))
+    if tx["recover_only"]:
+        tx["go"] = False
+        tx["outcome"] = RECOVERED if tx["recover"] else NOTHING_TO_DO
+        if tx["lost"] or tx["failed"]:
+            tx["outcome"] = INCOMPLETE
+            tx["notes"].append("cannot repair %s" % "; ".join("%s: %s" % kv for kv in sorted({**tx["lost"], **tx["failed"]}.items())))
+        return tx
+    actual = actual_manifest(tx, manifests)
+    touched = _touched_targets(actual, tx["new"])
+    tx["touched"] = sorted(touched)
+    excluded = sorted(tx["hosts"][t] for t in touched if tx["hosts"].get(t) not in tx["play_hosts"])
+    if excluded:
+        _stop(tx, REFUSED, "--limit excludes %s, which this deployment changes; run without --limit or include %s"
+              % (", ".join(excluded), "them" if len(excluded) > 1 else "it"))
+        return tx
+    if tx["lost"]:
+        _stop(tx, REFUSED, "cannot reach %s, which this deployment involves: %s"
+              % (", ".join(sorted(tx["lost"])), "; ".join("%s: %s" % kv for kv in sorted(tx["lost"].items()))))
+        return tx
+    if tx["failed"]:
+        _stop(tx, REFUSED, "; ".join("%s: %s" % kv for kv in sorted(tx["failed"].items()))
+              + ". A lock left by a dead run of another controller is cleared with playbooks/unlock.yml (docs/deploy.md)")
+        return tx
+    _note_drift(tx, actual)
+    _plan(tx, actual)
+    if tx["check"]:
+        tx["go"] = False
+        tx["outcome"] = CHECKED
+        return tx
+    if not tx["recover"] and not _has_work(tx, manifests):
+        tx["go"] = False
+        tx["outcome"] = NOTHING_TO_DO
+    return tx
+
+
+def _describe_lock(lock: dict[str, Any]) -> str:
+    if "run_id" not in lock:
+        return "an unknown holder (a lock not written by disnix.deploy)"
+    return "run %s (controller %s, user %s, pid %s)" % (lock.get("run_id"), lock.get("controller") or "unknown",
+                                                        lock.get("user") or "unknown", lock.get("pid") or "unknown")
+
+
+def _note_drift(tx: dict[str, Any], actual: dict[str, Any]) -> None:
+    """Say where the targets do not run what the controller's generation says."""
+    old_ids = {m["id"] for m in (tx["old"] or {}).get("mappings", [])}
+    actual_ids = {m["id"] for m in actual["mappings"]}
+    if old_ids != actual_ids:
+        by_id = {m["id"]: m for m in (tx["old"] or {}).get("mappings", [])} | {m["id"]: m for m in actual["mappings"]}
+        missing = sorted("%s on %s" % (by_id[i]["service"], by_id[i]["target"]) for i in old_ids - actual_ids)
+        extra = sorted("%s on %s" % (by_id[i]["service"], by_id[i]["target"]) for i in actual_ids - old_ids)
+        tx["notes"].append("the targets differ from the controller's generation %s (%s%s%s); planning from what they run"
+                           % (tx["generation"], "missing: " + ", ".join(missing) if missing else "",
+                              "; " if missing and extra else "", "not recorded: " + ", ".join(extra) if extra else ""))
+
+
+def _plan(tx: dict[str, Any], actual: dict[str, Any]) -> None:
+    plan = transition_plan.plan(actual, tx["new"], set(tx["hosts"]))
+    tx["plan"] = plan
+    tx["actual"] = actual
+    tx["steps_by_host"] = {str(w["index"]): sorted(tx["hosts"][t] for t in w["steps"]) for w in plan["waves"]}
+    tx["diff"] = diff(actual, tx["new"])
+    tx["changed"] = bool(plan["waves"]) or any(d["added"] or d["removed"] or d["moved_in"] or d["moved_out"] or d["rebuilt"]
+                                               for d in tx["diff"])
+    tx["plan_lines"] = transition_plan.describe(plan) + [line for d in tx["diff"] for line in _diff_lines(d)]
+
+
+def _has_work(tx: dict[str, Any], manifests: dict[str, dict | None]) -> bool:
+    if tx["changed"]:
+        return True
+    # same services, yet a profile or the controller generation to set (a run cut short)
+    if tx["target_generation"] is not None:
+        return tx["target_generation"] != tx["generation"]
+    return tx["manifest_path"] is not None and tx["manifest_path"] != tx["previous_manifest_path"]
+
+
+def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per target: services added, removed, moved (in or out) and rebuilt; packages included."""
+    def index(manifest):
+        out: dict[str, dict[str, dict]] = {}
+        for m in (manifest or {}).get("mappings", []):
+            out.setdefault(m["target"], {})[m["service"]] = m
+        return out
+
+    before, after = index(old), index(new)
+    where_before = {m["service"]: m["target"] for m in (old or {}).get("mappings", [])}
+    where_after = {m["service"]: m["target"] for m in new["mappings"]}
+    result = []
+    for target in sorted(set(before) | set(after)):
+        b, a = before.get(target, {}), after.get(target, {})
+        entry = {"target": target, "added": [], "removed": [], "moved_in": [], "moved_out": [], "rebuilt": []}
+        for name in sorted(set(a) - set(b)):
+            entry["moved_in" if name in where_before else "added"].append(name)
+        for name in sorted(set(b) - set(a)):
+            entry["moved_out" if name in where_after else "removed"].append(name)
+        entry["rebuilt"] = sorted(n for n in set(a) & set(b) if a[n]["id"] != b[n]["id"])
+        result.append(entry)
+    return result
+
+
+def _diff_lines(d: dict[str, Any]) -> list[str]:
+    parts = [("added", d["added"]), ("removed", d["removed"]), ("moved here", d["moved_in"]),
+             ("moved away", d["moved_out"]), ("rebuilt", d["rebuilt"])]
+    said = ["%s %s" % (what, ", ".join(names)) for what, names in parts if names]
+    return ["%s: %s" % (d["target"], "; ".join(said))] if said else []
+
+
+def diff_text(tx: dict[str, Any]) -> list[dict[str, str]]:
+    """Ansible --diff entries, one per target whose services change."""
+    before = {}
+    for m in (tx.get("actual") or {}).get("mappings", []):
+        before.setdefault(m["target"], []).append("%s (%s)" % (m["service"], m["type"]))
+    after = {}
+    for m in tx["new"]["mappings"]:
+        after.setdefault(m["target"], []).append("%s (%s)" % (m["service"], m["type"]))
+    out = []
+    for d in tx["diff"]:
+        t = d["target"]
+        if _diff_lines(d):
+            out.append({"before_header": "%s: services" % t, "after_header": "%s: services" % t,
+                        "before": "".join(s + "\n" for s in sorted(before.get(t, []))),
+                        "after": "".join(s + "\n" for s in sorted(after.get(t, [])))})
+    return out
+
+
+def after_recover(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    tx = copy.deepcopy(tx)
+    tx["stage"] = "recover"
+    for host in sorted(tx["recover"]):
+        status, msg = host_result(results.get(host))
+        if status == "ok":
+            res = results[host]
+            tx["notes"].append("%s: recovered run %s (%s): %s" % (host, tx["recover"][host]["dead_run_id"] or "without lock",
+                                                                  res.get("direction"), res.get("msg")))
+        else:
+            tx["lost" if status == "unreachable" else "failed"][host] = "recover: " + msg
+    if (tx["lost"] or tx["failed"]) and tx["recover_only"]:
+        tx["outcome"] = INCOMPLETE
+    elif tx["lost"] or tx["failed"]:
+        _stop(tx, REFUSED, "recovery failed on %s: %s" % (", ".join(sorted(set(tx["lost"]) | set(tx["failed"]))),
+                                                          "; ".join("%s: %s" % kv for kv in sorted({**tx["lost"], **tx["failed"]}.items()))))
+    return tx
+
+
+def lock_hosts(tx: dict[str, Any]) -> list[str]:
+    """Every reachable target of the transition is locked (Disnix locks every target)."""
+    return sorted(h for h in tx["hosts"].values() if h not in tx["lost"] and h in tx["play_hosts"])
+
+
+def after_distribute(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    tx = copy.deepcopy(tx)
+    tx["stage"] = "distribute"
+    for host in lock_hosts(tx):
+        status, msg = host_result(results.get(host))
+        if status in ("failed", "unreachable"):
+            tx["lost" if status == "unreachable" else "failed"][host] = "distribute: " + msg
+    if tx["lost"] or tx["failed"]:
+        _stop(tx, REFUSED, "copying the closures failed: %s" % "; ".join("%s: %s" % kv for kv in sorted({**tx["lost"], **tx["failed"]}.items())))
+    return tx
+
+
+def after_lock(tx: dict[str, Any], results: dict[str, Any], no_lock: bool = False) -> dict[str, Any]:
+    """Every target was asked for its lock. Any refusal: release what was taken, nothing
+    changed. Otherwise plan again from what each target runs now, under its lock."""
+    tx = copy.deepcopy(tx)
+    tx["stage"] = "lock"
+    manifests: dict[str, dict | None] = {}
+    targets_of = _target_of(tx)
+    for host in lock_hosts(tx):
+        status, msg = host_result(results.get(host))
+        res = results.get(host) or {}
+        if status == "ok":
+            if not no_lock:
+                tx["locked"].append(host)
+            manifests[targets_of[host]] = res.get("profile_manifest")
+        else:
+            tx["lost" if status == "unreachable" else "failed"][host] = "lock: " + msg
+    if tx["lost"] or tx["failed"]:
+        _stop(tx, REFUSED, "locking failed: %s" % "; ".join("%s: %s" % kv for kv in sorted({**tx["lost"], **tx["failed"]}.items())))
+        return tx
+    previous = tx["plan_lines"]
+    actual = actual_manifest(tx, manifests)
+    _plan(tx, actual)
+    if tx["plan_lines"] != previous:
+        tx["notes"].append("the targets changed between query and lock (another deploy committed); planned again from what they run now")
+    return tx
+
+
+def wave_hosts(tx: dict[str, Any], index: int) -> list[str]:
+    return [h for h in tx["steps_by_host"].get(str(index), []) if h not in tx["lost"]]
+
+
+def after_wave(tx: dict[str, Any], index: int, results: dict[str, Any]) -> dict[str, Any]:
+    tx = copy.deepcopy(tx)
+    tx["stage"] = "wave %d" % index
+    hosts = tx["steps_by_host"].get(str(index), [])
+    if hosts:
+        tx["waves_started"].append(index)
+    for host in hosts:
+        status, msg = host_result(results.get(host))
+        if status == "unreachable":
+            tx["lost"][host] = "wave %d: %s" % (index, msg)
+        elif status != "ok":
+            tx["failed"][host] = "wave %d: %s" % (index, msg)
+    if tx["lost"] or tx["failed"]:
+        tx["go"] = False
+        _plan_rollback(tx)
+    return tx
+
+
+def _plan_rollback(tx: dict[str, Any]) -> None:
+    tx["rollback_waves"] = rollback_waves(tx)
+    tx["rollback_hosts"] = {str(w): rollback_hosts(tx, w) for w in tx["rollback_waves"]}
+
+
+def profile_hosts(tx: dict[str, Any]) -> list[str]:
+    return [h for h in lock_hosts(tx) if h not in tx["lost"]]
+
+
+def after_profiles(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    tx = copy.deepcopy(tx)
+    tx["stage"] = "profiles"
+    for host in profile_hosts(tx):
+        status, msg = host_result(results.get(host))
+        if status == "ok":
+            tx["switched"].append(host)
+        elif status == "unreachable":
+            tx["lost"][host] = "profile: " + msg
+        else:
+            tx["failed"][host] = "profile: " + msg
+    if tx["lost"] or tx["failed"]:
+        tx["go"] = False
+        _plan_rollback(tx)
+    return tx
+
+
+def rollback_waves(tx: dict[str, Any]) -> list[int]:
+    """What to undo, newest first: the profile switches, then every wave that started."""
+    if tx["go"] or tx["outcome"] in (REFUSED, CHECKED, NOTHING_TO_DO, RECOVERED):
+        return []
+    waves = sorted(set(tx["waves_started"]), reverse=True)
+    return ([PROFILE_WAVE] if tx["switched"] or tx["stage"] == "profiles" else []) + waves
+
+
+def rollback_hosts(tx: dict[str, Any], wave: int) -> list[str]:
+    """Reachable hosts with something journaled in ``wave``."""
+    if wave == PROFILE_WAVE:
+        return profile_hosts(tx)
+    return wave_hosts(tx, wave)
+
+
+def after_rollback(tx: dict[str, Any], wave: int, results: dict[str, Any]) -> dict[str, Any]:
+    tx = copy.deepcopy(tx)
+    for host in rollback_hosts(tx, wave):
+        status, msg = host_result(results.get(host))
+        res = results.get(host) or {}
+        if status == "ok":
+            for r in res.get("restored") or []:
+                tx["restored"].setdefault(host, []).append("%s %s" % (r.get("op"), r.get("service")))
+        elif status == "unreachable":
+            tx["lost"][host] = tx["lost"].get(host) or "rollback: " + msg
+        else:
+            tx["repair"][host] = "rollback of %s failed: %s" % ("the profile" if wave == PROFILE_WAVE else "wave %d" % wave, msg)
+    return tx
+
+
+def commit_ready(tx: dict[str, Any]) -> bool:
+    """Commit only when every target of the transition confirmed its steps and profile."""
+    return tx["go"] and not tx["lost"] and not tx["failed"] and sorted(tx["switched"]) == profile_hosts(tx)
+
+
+def after_unlock(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    tx = copy.deepcopy(tx)
+    for host in tx["locked"]:
+        status, msg = host_result(results.get(host))
+        if status != "ok" and host not in tx["lost"]:
+            tx["repair"][host] = (tx["repair"].get(host, "") + "; " if host in tx["repair"] else "") + "unlock failed: " + msg
+    if tx["outcome"] == ROLLED_BACK and tx["repair"]:
+        tx["outcome"] = INCOMPLETE
+    return tx
+
+
+def finish(tx: dict[str, Any], committed: bool) -> dict[str, Any]:
+    tx = copy.deepcopy(tx)
+    if committed:
+        tx["outcome"] = COMMITTED
+    elif tx["outcome"] is None:
+        tx["outcome"] = INCOMPLETE if tx["repair"] or tx["lost"] else ROLLED_BACK
+    for host, why in sorted(tx["lost"].items()):
+        if host in tx["locked"]:
+            tx["repair"].setdefault(host, "lost at %s; its lock and journal of run %s stay until the next deploy "
+                                          "(or playbooks/unlock.yml) repairs it" % (why.split(":")[0], tx["run_id"]))
+    return tx
+
+
+def failed(tx: dict[str, Any]) -> bool:
+    return tx["outcome"] not in (COMMITTED, NOTHING_TO_DO, CHECKED, RECOVERED)
+
+
+def report(tx: dict[str, Any]) -> list[str]:
+    """The summary: the outcome, every host's part, what is left to repair."""
+    lines = ["deployment %s: %s" % (tx["run_id"], tx["outcome"])]
+    lines += tx["notes"]
+    for host in sorted(set(tx["hosts"].values())):
+        parts = []
+        if host in tx["lost"]:
+            parts.append("LOST at " + tx["lost"][host])
+        if host in tx["failed"]:
+            parts.append("FAILED at " + tx["failed"][host])
+        if host in tx["restored"]:
+            parts.append("restored: " + ", ".join(tx["restored"][host]))
+        if host in tx["repair"]:
+            parts.append("TO REPAIR: " + tx["repair"][host])
+        if parts:
+            lines.append("%s: %s" % (host, "; ".join(parts)))
+    if tx["outcome"] in (ROLLED_BACK, INCOMPLETE, REFUSED):
+        lines.append("the controller generation is unchanged (%s)" % tx["generation"])
+    return lines
