@@ -41,11 +41,12 @@ ARGSPEC = {
 }
 
 
-def _extra_params(args: dict[str, Any], task_vars: dict[str, Any]) -> dict:
-    """The extra params: the option, else disnix_extra_params as given, never templated (a
-    task argument would be: Ansible renders Jinja in -e values, and runs its lookups)."""
-    if args["extra_params"] is not None:
-        return args["extra_params"]
+def _extra_params(task_args: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> dict:
+    """The extra params: the option when the task sets it, else disnix_extra_params as given,
+    never templated (a task argument would be: Ansible renders Jinja in -e values, and runs
+    their lookups)."""
+    if "extra_params" in task_args:
+        return args["extra_params"] or {}
     value = task_vars.get("disnix_extra_params", {})
     if not isinstance(value, dict):
         raise AnsibleActionFail(f"disnix_extra_params must be a dict, got {type(value).__name__}")
@@ -109,7 +110,7 @@ class ActionModule(ActionBase):
             if not args["services"] or not args["distribution"]:
                 raise AnsibleActionFail("set disnix_services and disnix_distribution (paths of the services and distribution models)")
             arch = evaluate(args["services"], args["distribution"], infrastructure,
-                            nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=_extra_params(args, task_vars),
+                            nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=_extra_params(self._task.args, args, task_vars),
                             nix_instantiate=store.tool("nix-instantiate", nix_bin), infrastructure_source=_inventory_sources(task_vars, hosts))
             new = manifest_lib.compose(arch, infrastructure, args["profile"])
             number = None

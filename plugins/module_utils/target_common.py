@@ -198,19 +198,15 @@ def append_json_line(path: str, entry: dict) -> None:
         os.close(fd)
 
 
-def write_json_lines_atomically(path: str, entries: list[dict]) -> None:
-    """Replace ``path`` with ``entries`` (removing it when empty): written to a new 0600 file
-    in the same directory (O_EXCL, O_NOFOLLOW), then renamed over ``path`` (a rename replaces
-    a symbolic link, it never writes through one)."""
-    if not entries:
-        remove_file(path)
-        return
+def write_file_atomically(path: str, data: bytes, mode: int = PRIVATE_MODE) -> None:
+    """Replace ``path`` with ``data``: written to a new file (``mode``, O_EXCL, O_NOFOLLOW, a
+    random name) in the same directory, then renamed over ``path`` (a rename replaces a
+    symbolic link, it never writes through one)."""
     directory, name = os.path.split(path)
-    data = "".join(json.dumps(entry, sort_keys=True) + "\n" for entry in entries).encode("utf-8")
     for _attempt in range(100):
         tmp = os.path.join(directory, ".%s.%s.tmp" % (name, secrets.token_hex(8)))
         try:
-            create_exclusive(tmp, data)
+            create_exclusive(tmp, data, mode)
             break
         except FileExistsError:
             continue
@@ -224,6 +220,15 @@ def write_json_lines_atomically(path: str, entries: list[dict]) -> None:
     except OSError as exc:
         remove_file(tmp)
         raise TargetError("cannot replace %s: %s" % (path, exc.strerror or exc))
+
+
+def write_json_lines_atomically(path: str, entries: list[dict]) -> None:
+    """Replace ``path`` with ``entries`` (removing it when empty), mode 0600, via
+    write_file_atomically."""
+    if not entries:
+        remove_file(path)
+        return
+    write_file_atomically(path, "".join(json.dumps(entry, sort_keys=True) + "\n" for entry in entries).encode("utf-8"))
 
 
 def remove_file(path: str) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.disnix.deploy.plugins.module_utils import target_common as tc
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_log import ActivationLog
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import Operation, OperationResult
-from ansible_collections.disnix.deploy.plugins.module_utils.locking import LockRequest, acquire, release
+from ansible_collections.disnix.deploy.plugins.module_utils.locking import LockRequest, acquire, owner_guard, release
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 
@@ -58,7 +58,7 @@ def test_a_planted_symlink_is_never_followed(tmp_path, victim, operation):
         if operation == "append":
             tc.append_json_line(str(path), {"a": 1})
         elif operation == "rewrite_read":
-            Journal(str(path)).remove([])
+            Journal(str(path)).clear_run("run-1")
         elif operation == "read_json":
             tc.read_json_file(str(path))
         else:
@@ -175,3 +175,20 @@ def test_lock_file_is_created_exclusively_and_readable_by_others(tmp_path):
     path = tmp_path / "disnix-default.lock"
     assert not os.path.islink(path) and not _mode(path) & 0o022  # nobody else may write it
     assert json.loads(path.read_text(encoding="utf-8"))["run_id"] == "run-1"
+
+
+def test_atomic_file_rewrite_keeps_the_mode_asked_for(tmp_path, victim):
+    path = tmp_path / "disnix-default.lock"
+    path.symlink_to(victim)
+    tc.write_file_atomically(str(path), b"{}\n", 0o644)
+    assert not os.path.islink(path) and path.read_bytes() == b"{}\n" and not _mode(path) & 0o022
+    _unchanged(victim)
+
+
+def test_the_step_guard_is_not_opened_through_a_planted_symlink(tmp_path, victim):
+    (tmp_path / "disnix-default.steps").symlink_to(victim)
+    with pytest.raises(TargetError) as failure:
+        with owner_guard("default", str(tmp_path), "run-1"):
+            pass
+    assert "symbolic link" in failure.value.msg and "step guard" in failure.value.msg
+    _unchanged(victim)
