@@ -41,6 +41,24 @@ ARGSPEC = {
 }
 
 
+def _extra_params(task_args: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> dict:
+    """The extra params: the option when the task sets it, else disnix_extra_params as given,
+    never templated (a task argument would be: Ansible renders Jinja in -e values, and runs
+    their lookups)."""
+    if "extra_params" in task_args:
+        return args["extra_params"] or {}
+    value = task_vars.get("disnix_extra_params", {})
+    if not isinstance(value, dict):
+        raise AnsibleActionFail(f"disnix_extra_params must be a dict, got {type(value).__name__}")
+    return value
+
+
+def _inventory_sources(task_vars: dict[str, Any], hosts: dict[str, str]) -> str | None:
+    """The inventory sources the targets come from (for errors in the infrastructure)."""
+    sources = sorted({str(task_vars["hostvars"][h].get("inventory_file") or "") for h in hosts.values()} - {""})
+    return ", ".join(sources) or None
+
+
 class ActionModule(ActionBase):
     """Evaluates and builds a deployment on the controller; changes nothing on any target."""
 
@@ -59,6 +77,9 @@ class ActionModule(ActionBase):
         # changed: something was built or a new manifest entered the store
         result["changed"] = bool(result["built"]) or (result["manifest_path"] is not None
                                                       and not result["manifest_existed"])
+        # the result carries the real properties for the targets; it is never printed (not
+        # even with -v): people see the plan lines, where secrets are masked (secrets.py)
+        result["_ansible_verbose_override"] = True
         return result
 
     def _plan(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
@@ -89,8 +110,8 @@ class ActionModule(ActionBase):
             if not args["services"] or not args["distribution"]:
                 raise AnsibleActionFail("set disnix_services and disnix_distribution (paths of the services and distribution models)")
             arch = evaluate(args["services"], args["distribution"], infrastructure,
-                            nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=args["extra_params"],
-                            nix_instantiate=store.tool("nix-instantiate", nix_bin))
+                            nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=_extra_params(self._task.args, args, task_vars),
+                            nix_instantiate=store.tool("nix-instantiate", nix_bin), infrastructure_source=_inventory_sources(task_vars, hosts))
             new = manifest_lib.compose(arch, infrastructure, args["profile"])
             number = None
             to_build, remote = self._where_to_build(arch, infrastructure, build_on, nix_bin)

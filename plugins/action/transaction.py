@@ -19,6 +19,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
 from ansible_collections.disnix.deploy.plugins.plugin_utils import run_records
+from ansible_collections.disnix.deploy.plugins.plugin_utils import secrets
 from ansible_collections.disnix.deploy.plugins.plugin_utils import transaction as tx_logic
 
 display = Display()
@@ -65,11 +66,15 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(f"stage {stage} needs the state of the earlier stages as disnix_tx")
             tx = self._judge(stage, args, tx, results)
         result.update(tx=tx, changed=bool(tx["changed"]) if tx["check"] else stage == "commit" and tx["outcome"] == tx_logic.COMMITTED)
+        # tx carries the real properties to the next stage: never printed, not even with -v
+        result["_ansible_verbose_override"] = True
         if stage == "report":
             lines = tx_logic.report(tx)
             self._say("summary", lines)
             result["report"] = lines
             if tx_logic.failed(tx):
+                # a failure is printed whole: secrets masked (the last stage, nothing reads it on)
+                result["tx"] = secrets.mask_properties(tx)
                 result["failed"] = True
                 result["msg"] = " | ".join(lines)
         return result

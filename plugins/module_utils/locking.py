@@ -22,7 +22,8 @@ from ansible_collections.disnix.deploy.plugins.module_utils import profiles
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_log import ActivationLog
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import Operation, run_operation
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import (
-    TargetError, check_profile_name, hostname, read_json_file, remove_file)
+    TargetError, check_profile_name, create_exclusive, hostname, open_nofollow, read_json_file, remove_file,
+    write_file_atomically)
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 
 
@@ -117,8 +118,8 @@ def owner_guard(profile: str, tmpdir: str, run_id: str, fenced: bool = True, wai
     (a killed controller's stray module) can neither run nor write to the journal."""
     path = steps_path(profile, tmpdir)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
-    except OSError as exc:
+        fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o600, doing="open the step guard")
+    except FileNotFoundError as exc:
         raise TargetError("cannot open the step guard %s on %s: %s" % (path, hostname(), exc.strerror or exc))
     try:
         deadline = time.monotonic() + wait
@@ -160,13 +161,7 @@ def take_over(request: LockRequest, expected_run_id: str | None) -> dict | None:
 
 def _write_lock(path: str, info: dict) -> None:
     """Replace the lock file's content atomically (a new file renamed over it)."""
-    tmp = "%s.%d.new" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"))
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_file_atomically(path, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"), 0o644)
 
 
 def _summary(operation: Operation, ok: bool, output: str) -> dict:
@@ -236,17 +231,14 @@ def _release_services(operations: list[Operation], log: ActivationLog) -> list[d
 
 
 def _create_exclusive(path: str, info: dict) -> None:
-    """Create the lock file; FileExistsError when another run was quicker."""
+    """Create the lock file (never through a symbolic link); FileExistsError when another run
+    was quicker. Mode 0644: it names the holder only, which other deploying users need to see."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        create_exclusive(path, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"), 0o644)
     except FileExistsError:
         raise
     except OSError as exc:
         raise TargetError("cannot create the lock file %s on %s: %s" % (path, hostname(), exc.strerror or exc))
-    try:
-        os.write(fd, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"))
-    finally:
-        os.close(fd)
 
 
 def release(request: LockRequest, check_mode: bool = False) -> dict:

@@ -55,9 +55,11 @@ options:
     type: str
     default: ""
   extra_params:
-    description: Extra arguments for the services model function (Disnix's C(--extra-params)).
+    description:
+      - Extra arguments for the services model function (Disnix's C(--extra-params)).
+      - When not set, the variable C(disnix_extra_params) is used as it is, never templated,
+        so model data stays data (Ansible would render Jinja in an extra var given with C(-e)).
     type: dict
-    default: {}
   targets_group:
     description: Inventory group whose hosts are the targets.
     type: str

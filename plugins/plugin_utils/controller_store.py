@@ -76,14 +76,25 @@ def realise(drvs: list[str], nix_bin_dir: str | None = None) -> list[str]:
     return out.split()
 
 
-def evaluate_json(expression: str, args: dict[str, str], what: str, nix_bin_dir: str | None = None) -> Any:
+def write_private(path: str, text: str) -> str:
+    """Creates ``path`` (a new file, mode 0600, never through a symbolic link) holding ``text``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def evaluate_json(expression: str, args: dict[str, str], what: str, nix_bin_dir: str | None = None,
+                  files: dict[str, str] | None = None) -> Any:
+    """Evaluates ``expression`` with ``args`` (short strings, --argstr) and ``files`` (text of any
+    size: written to private files whose paths the expression gets, never on the command line)."""
     with tempfile.TemporaryDirectory(prefix="disnix-") as tmp:
-        path = os.path.join(tmp, "expr.nix")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(expression)
+        path = write_private(os.path.join(tmp, "expr.nix"), expression)
         cmd = [tool("nix-instantiate", nix_bin_dir), "--eval", "--strict", "--json", "--read-write-mode", path]
         for k, v in args.items():
             cmd += ["--argstr", k, v]
+        for i, (k, v) in enumerate(sorted((files or {}).items())):
+            cmd += ["--argstr", k, write_private(os.path.join(tmp, f"arg-{i}"), v)]
         return json.loads(_run(cmd, what))
 
 
@@ -91,13 +102,15 @@ def build_profiles(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> 
     """Builds every target's profile and records it in the manifest: {target: store path}."""
     with tempfile.TemporaryDirectory(prefix="disnix-profiles-") as tmp:
         spec = {}
-        for target in manifest["targets"]:
-            mdir = os.path.join(tmp, target)
-            os.makedirs(mdir)
-            with open(os.path.join(mdir, "profilemanifest.json"), "w", encoding="utf-8") as f:
-                json.dump(manifest_lib.profile_manifest(manifest, target), f, sort_keys=True, indent=1)
+        for number, target in enumerate(sorted(manifest["targets"])):
+            # numbered, not named after the target: a name never becomes a path
+            mdir = os.path.join(tmp, str(number))
+            os.mkdir(mdir, 0o700)
+            write_private(os.path.join(mdir, "profilemanifest.json"),
+                          json.dumps(manifest_lib.profile_manifest(manifest, target), sort_keys=True, indent=1))
             spec[target] = {"services": manifest_lib.services_on(manifest, target), "manifestDir": mdir}
-        profiles = evaluate_json(PROFILES, {"specJSON": json.dumps(spec)}, "instantiating the target profiles", nix_bin_dir)
+        profiles = evaluate_json(PROFILES, {}, "instantiating the target profiles", nix_bin_dir,
+                                 files={"specFile": json.dumps(spec)})
     realise([p["drv"] for p in profiles.values()], nix_bin_dir)
     for target, p in profiles.items():
         manifest["targets"][target]["profile"] = p["out"]
@@ -107,8 +120,8 @@ def build_profiles(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> 
 def add_manifest(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> str:
     """The manifest as a store path that references every target profile."""
     refs = sorted(t["profile"] for t in manifest["targets"].values() if t["profile"])
-    return evaluate_json(MANIFEST, {"text": manifest_lib.dumps(manifest), "refsJSON": json.dumps(refs)},
-                         "adding the manifest to the store", nix_bin_dir)
+    return evaluate_json(MANIFEST, {}, "adding the manifest to the store", nix_bin_dir,
+                         files={"textFile": manifest_lib.dumps(manifest), "refsFile": json.dumps(refs)})
 
 
 def closure(path: str, nix_bin_dir: str | None = None) -> list[str]:
@@ -117,7 +130,9 @@ def closure(path: str, nix_bin_dir: str | None = None) -> list[str]:
 
 
 def export(paths: list[str], dest: str, nix_bin_dir: str | None = None) -> None:
-    with open(dest, "wb") as out:
+    """Exports ``paths`` into ``dest``, a new file (0600, O_EXCL, never through a link)."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as out:
         proc = subprocess.run([tool("nix-store", nix_bin_dir), "--export", *paths], stdout=out,
                               stderr=subprocess.PIPE, check=False)
     if proc.returncode != 0:

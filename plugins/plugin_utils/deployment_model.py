@@ -53,6 +53,92 @@ def _where(position: dict | None, fallback: str) -> dict[str, Any]:
     return {"path": fallback}
 
 
+def target_name_problem(name: object) -> str | None:
+    """Why a target name cannot be used (it names files and directories on the controller and
+    store paths), or None when it can."""
+    if not isinstance(name, str) or not name:
+        return "a target name must be a non-empty string"
+    if "\0" in name:
+        return "it contains a NUL character"
+    if "/" in name or "\\" in name:
+        return "it contains a path separator ('/' or '\\'); an absolute or relative path cannot be a target name"
+    if name in (".", ".."):
+        return "'.' and '..' are not target names"
+    if name.startswith("-"):
+        return "it starts with '-', which commands would read as an option"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "it contains a control character (such as a newline)"
+    return None
+
+
+def check_target_names(infrastructure: dict[str, dict], source: str | None = None) -> None:
+    """Refuses target names that could become paths outside the controller's temporary
+    directory (``../x``, ``/etc/x``), options (``-x``) or carry NUL or newlines."""
+    for name in sorted(infrastructure, key=str):
+        problem = target_name_problem(name)
+        if problem:
+            raise ModelError(f"target {name!r} of the infrastructure model cannot be used: {problem}. Nothing was changed.",
+                             source or "the infrastructure model (inventory)")
+        target = infrastructure[name]
+        prop = target.get("targetProperty") or "hostname"
+        address = (target.get("properties") or {}).get(prop)
+        if isinstance(address, str) and address.startswith("-"):
+            raise ModelError(f"target {name!r}: its address (properties.{prop}) {address!r} starts with '-', which ssh "
+                             "would read as an option. Nothing was changed.", source or "the infrastructure model (inventory)")
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """The place (``a.b[2]``) of the first string (key or value) in ``value`` holding a NUL."""
+    if isinstance(value, str):
+        return (path or "(the value)") if "\0" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            here = f"{path}.{k}" if path else str(k)
+            if isinstance(k, str) and "\0" in k:
+                return here
+            found = _nul_path(v, here)
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _nul_path(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def check_no_nul(value: Any, what: str, source: str | None) -> None:
+    """Nix cuts strings at a NUL character without a word, so a value holding one would not
+    arrive as written: refused, naming where it is."""
+    found = _nul_path(value)
+    if found:
+        raise ModelError(f"{what}: {found!r} contains a NUL character, which Nix strings cannot hold. Nothing was changed.",
+                         source)
+
+
+def check_model_file(path: str, what: str) -> None:
+    """Refuses a model file with a NUL byte (Nix would silently drop the rest of that string)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ModelError(f"cannot read the {what}: {exc.strerror or exc}", path) from None
+    at = data.find(b"\0")
+    if at >= 0:
+        line = data.count(b"\n", 0, at) + 1
+        column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+        raise ModelError(f"the {what} contains a NUL byte, which Nix strings cannot hold. Nothing was changed.", path, line, column)
+
+
+def _private_json(directory: str, name: str, data: Any) -> str:
+    """Writes ``data`` as JSON to a new 0600 file in ``directory`` (never through a link)."""
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    return path
+
+
 def _run_nix(nix_instantiate: str, args: list[str], models: str) -> Any:
     cmd = [nix_instantiate, "--eval", "--strict", "--json", "--read-write-mode"] + args
     try:
@@ -70,21 +156,29 @@ def _run_nix(nix_instantiate: str, args: list[str], models: str) -> Any:
 
 def evaluate(services_file: str, distribution_file: str, infrastructure: dict[str, dict], *,
              nixpkgs: str = "", extra_params: dict | None = None,
-             nix_instantiate: str = "nix-instantiate") -> Architecture:
-    """Evaluates and validates the models; raises ModelError naming file, line and problem."""
+             nix_instantiate: str = "nix-instantiate", infrastructure_source: str | None = None) -> Architecture:
+    """Evaluates and validates the models; raises ModelError naming file, line and problem.
+    ``infrastructure_source`` names where the infrastructure came from, for its errors."""
+    check_target_names(infrastructure, infrastructure_source)
     for path, what in ((services_file, "services model"), (distribution_file, "distribution model")):
         if not os.path.isfile(path):
             raise ModelError(f"{what} not found", path=path)
+        check_model_file(path, what)
+    check_no_nul(infrastructure, "the infrastructure model", infrastructure_source or "the infrastructure model (inventory)")
+    check_no_nul(extra_params or {}, "the extra params (disnix_extra_params)", None)
     with tempfile.TemporaryDirectory(prefix="disnix-eval-") as tmp:
+        # mkdtemp's directory is 0700; the data files go to Nix by path, not on the command
+        # line, so a model larger than the argument limit still evaluates
         driver = os.path.join(tmp, "evaluate.nix")
-        with open(driver, "w", encoding="utf-8") as f:
+        fd = os.open(driver, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(EVALUATE)
         base = [driver,
                 "--argstr", "servicesFile", os.path.abspath(services_file),
                 "--argstr", "distributionFile", os.path.abspath(distribution_file),
-                "--argstr", "infrastructureJSON", json.dumps(infrastructure),
+                "--argstr", "infrastructureFile", _private_json(tmp, "infrastructure.json", infrastructure),
                 "--argstr", "nixpkgs", nixpkgs or "",
-                "--argstr", "extraParamsJSON", json.dumps(extra_params or {})]
+                "--argstr", "extraParamsFile", _private_json(tmp, "extra-params.json", extra_params or {})]
         models = f"{services_file}, {distribution_file}"
         structure = _run_nix(nix_instantiate, base + ["--argstr", "phase", "structure"], models)
         arch = validate(structure, infrastructure, services_file, distribution_file)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 # Evaluates the models. Arguments (all strings, passed with --argstr):
 #   servicesFile, distributionFile  absolute paths of the models
-#   infrastructureJSON              the normalised infrastructure (from the inventory)
+#   infrastructureFile              a JSON file: the normalised infrastructure (from the inventory)
 #   nixpkgs                         a path of nixpkgs, or "" when there is none
-#   extraParamsJSON                 extra arguments for the services function
+#   extraParamsFile                 a JSON file: extra arguments for the services function
+# (model data goes through files, never the command line: it may exceed the argument limit)
 #   phase                           "structure": names, types, edges and positions of every
 #                                   service, no package is touched;
 #                                   "packages": drvPath/outPath of every mapping's pkg
 EVALUATE = r"""
-{ servicesFile, distributionFile, infrastructureJSON, nixpkgs, extraParamsJSON, phase }:
+{ servicesFile, distributionFile, infrastructureFile, nixpkgs, extraParamsFile, phase }:
 
 let
   inherit (builtins) attrNames concatLists filter functionArgs getAttr hasAttr head
@@ -36,9 +37,9 @@ let
     else f;
 
   infrastructure = mapAttrs (targetName: t: t // { inherit targetName; })
-    (builtins.fromJSON infrastructureJSON);
+    (builtins.fromJSON (builtins.readFile infrastructureFile));
 
-  extraParams = builtins.fromJSON extraParamsJSON;
+  extraParams = builtins.fromJSON (builtins.readFile extraParamsFile);
 
   distribution = call (import distributionFile) { inherit infrastructure; };
 
@@ -146,14 +147,14 @@ in if phase == "structure" then structure else packages
 """
 
 # Instantiates the per-target profiles. Argument (with --argstr):
-#   specJSON  { <target> = { services = [ <store path> ... ]; manifestDir = <dir holding
+#   specFile  a JSON file: { <target> = { services = [ <store path> ... ]; manifestDir = <dir holding
 #             profilemanifest.json>; }; }
 # Result: { <target> = { drv; out; }; }
 # A profile joins the service packages of its target with builtin:buildenv (the builder
 # nix-env uses for user environments: no nixpkgs and no host tools needed) plus a directory
 # with the target's profilemanifest.json, as Disnix's profiles do.
 PROFILES = r"""
-{ specJSON }:
+{ specFile }:
 let
   buildEnv = name: paths: derivation {
     inherit name;
@@ -176,15 +177,17 @@ in builtins.mapAttrs (target: p:
     profile = buildEnv "disnix-profile-${target}" ((map builtins.storePath p.services)
       # `builtins.path` copies the directory into the store at evaluation time
       ++ [ (builtins.path { name = "disnix-profilemanifest-${target}"; path = p.manifestDir; }) ]);
-  in { drv = profile.drvPath; out = profile.outPath; }) (builtins.fromJSON specJSON)
+  in { drv = profile.drvPath; out = profile.outPath; }) (builtins.fromJSON (builtins.readFile specFile))
 """
 
-# Adds a generation's manifest to the store. Arguments (with --argstr): `text`, the
-# manifest JSON, and `refsJSON`, the store paths it must keep alive (the target profiles).
+# Adds a generation's manifest to the store. Arguments (with --argstr, paths of files):
+# `textFile`, the manifest JSON, and `refsFile`, a JSON list of the store paths it must keep
+# alive (the target profiles).
 # toFile records a reference for every store path whose context the text carries, so a
 # controller generation keeps whole deployments alive for rollback.
 MANIFEST = r"""
-{ text, refsJSON }:
+{ textFile, refsFile }:
 builtins.toFile "disnix-manifest.json" (builtins.foldl'
-  (acc: p: acc + builtins.substring 0 0 (builtins.storePath p)) text (builtins.fromJSON refsJSON))
+  (acc: p: acc + builtins.substring 0 0 (builtins.storePath p)) (builtins.readFile textFile)
+  (builtins.fromJSON (builtins.readFile refsFile)))
 """

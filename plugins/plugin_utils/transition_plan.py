@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.disnix.deploy.plugins.plugin_utils import secrets
+
 
 def _active(manifest: dict[str, Any] | None) -> dict[str, dict]:
     if not manifest:
@@ -79,7 +81,8 @@ def plan(old: dict[str, Any] | None, new: dict[str, Any], present_targets: set[s
 
 
 def describe(plan_: dict[str, Any]) -> list[str]:
-    """The plan as lines a person reads (check mode and the deploy summary)."""
+    """The plan as lines a person reads (check mode and the deploy summary); a value of a
+    property named like a secret never appears in them (see secrets.py)."""
     lines = []
     for wave in plan_["waves"]:
         for target in sorted(wave["steps"]):
@@ -91,4 +94,5 @@ def describe(plan_: dict[str, Any]) -> list[str]:
         lines.append(f"{len(plan_['untouched'])} mapping(s) untouched")
     for i in plan_["skipped"]:
         lines.append(f"skip {i}: its target is no longer present")
-    return lines
+    hidden = secrets.secret_values([s.get("properties") for w in plan_["waves"] for ss in w["steps"].values() for s in ss])
+    return [secrets.scrub(line, hidden) for line in lines]

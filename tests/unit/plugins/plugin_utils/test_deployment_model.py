@@ -117,3 +117,75 @@ def test_find_cycle():
     assert find_cycle({"a": ["b"], "b": ["c"], "c": []}) == []
     assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
     assert find_cycle({"x": ["x"]}) == ["x", "x"]
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("../escape", "path separator"), ("/etc/evil", "path separator"), ("a\\b", "path separator"), ("..", "'..'"),
+    (".", "'.'"), ("-rf", "starts with '-'"), ("a\0b", "NUL"), ("a\nb", "control character"), ("", "non-empty"),
+])
+def test_target_names_that_could_become_paths_are_refused(tmp_path, name, problem):
+    s, d = models(tmp_path, f"""\
+        {{ system, ... }}:
+        {{ db = {{ name = "db"; type = "process"; pkg = {PKG}; }}; }}
+        """, """\
+        { infrastructure }:
+        { db = [ infrastructure.good ]; }
+        """)
+    with pytest.raises(ModelError) as failure:
+        evaluate(s, d, infra("good", name), infrastructure_source="inventory.disnix.yml")
+    assert failure.value.path == "inventory.disnix.yml"
+    assert repr(name) in failure.value.message and problem in failure.value.message
+
+
+def test_an_address_that_ssh_would_read_as_an_option_is_refused(tmp_path):
+    s, d = models(tmp_path, f"""\
+        {{ system, ... }}:
+        {{ db = {{ name = "db"; type = "process"; pkg = {PKG}; }}; }}
+        """, """\
+        { infrastructure }:
+        { db = [ infrastructure.t ]; }
+        """)
+    targets = infra("t")
+    targets["t"]["properties"]["hostname"] = "-oProxyCommand=touch /tmp/x"
+    with pytest.raises(ModelError) as failure:
+        evaluate(s, d, targets, infrastructure_source="inv.yml")
+    assert "properties.hostname" in failure.value.message and "option" in failure.value.message
+
+
+def test_model_data_beyond_the_argument_limit_goes_through_files(tmp_path):
+    big = "x" * (1 << 20)  # one argument may hold at most 128 KiB on Linux
+    s, d = models(tmp_path, f"""\
+        {{ system, bigParam, ... }}:
+        {{ db = {{ name = "db"; type = if builtins.stringLength bigParam == 1048576 then "process" else "short"; pkg = {PKG}; }}; }}
+        """, """\
+        { infrastructure }:
+        { db = if builtins.stringLength infrastructure.t.containers.process.blob == 1048576 then [ infrastructure.t ] else [ ]; }
+        """)
+    targets = infra("t")
+    targets["t"]["containers"]["process"]["blob"] = big
+    arch = evaluate(s, d, targets, extra_params={"bigParam": big})
+    assert [(m.service, m.target, m.type) for m in arch.mappings] == [("db", "t", "process")]  # both arrived whole
+
+
+def test_nul_characters_are_refused_before_nix_drops_them(tmp_path):
+    s, d = models(tmp_path, f"""\
+        {{ system, ... }}:
+        {{ db = {{ name = "db"; type = "process"; pkg = {PKG}; }}; }}
+        """, """\
+        { infrastructure }:
+        { db = [ infrastructure.t ]; }
+        """)
+    targets = infra("t")
+    targets["t"]["containers"]["process"]["note"] = ["ok", "a\0b"]
+    with pytest.raises(ModelError) as failure:
+        evaluate(s, d, targets, infrastructure_source="inv.yml")
+    assert failure.value.path == "inv.yml" and "'t.containers.process.note[1]' contains a NUL" in failure.value.message
+    with pytest.raises(ModelError) as failure:
+        evaluate(s, d, infra("t"), extra_params={"fine": "x", "bad": {"x\0": 1}})
+    assert "extra params" in failure.value.message and "'bad.x\\x00'" in failure.value.message
+    with open(s, "a", encoding="utf-8") as f:
+        f.write('# "\0"\n')
+    with pytest.raises(ModelError) as failure:
+        evaluate(s, d, infra("t"))
+    assert failure.value.path == s and failure.value.line == 3 and failure.value.column == 4
+    assert "NUL byte" in failure.value.message

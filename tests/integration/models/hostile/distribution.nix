@@ -1,0 +1,3 @@
+# every service on the target `data`
+{ infrastructure }:
+builtins.mapAttrs (_name: _service: [ infrastructure.data ]) (import ./services.nix { system = "any"; })
