@@ -178,8 +178,8 @@ def case(faults, request):
     try:
         yield c
     finally:
-        faults.tally.cases.append({"case": request.node.name, "outcome": "passed" if c.done else "failed", "restored": c.counted,
-                            "seconds": round(time.monotonic() - t0, 1)})
+        faults.tally.cases.append({"case": request.node.name, "outcome": "passed" if c.done else "failed",
+                                   "restored": c.counted, "seconds": round(time.monotonic() - t0, 1)})
         faults.heal_all()
 
 
