@@ -37,6 +37,16 @@ ARGSPEC = {
 }
 
 
+def _scrubbed(value: Any, hidden: set[str]) -> Any:
+    if isinstance(value, str):
+        return secrets.scrub(value, hidden)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, hidden) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, hidden) for v in value]
+    return value
+
+
 class ActionModule(ActionBase):
     """One decision of the deployment transaction."""
 
@@ -65,16 +75,21 @@ class ActionModule(ActionBase):
             if not isinstance(tx, dict) or "run_id" not in tx:
                 raise AnsibleActionFail(f"stage {stage} needs the state of the earlier stages as disnix_tx")
             tx = self._judge(stage, args, tx, results)
+        tx["active"] = tx_logic.lock_hosts(tx)
         result.update(tx=tx, changed=bool(tx["changed"]) if tx["check"] else stage == "commit" and tx["outcome"] == tx_logic.COMMITTED)
         # tx carries the real properties to the next stage: never printed, not even with -v
         result["_ansible_verbose_override"] = True
         if stage == "report":
-            lines = tx_logic.report(tx)
+            # failure messages come from the targets and may quote a secret property's value
+            hidden = secrets.secret_values(tx["new"]) | secrets.secret_values(tx.get("actual") or {})
+            lines = [secrets.scrub(line, hidden) for line in tx_logic.report(tx)]
             self._say("summary", lines)
             result["report"] = lines
             if tx_logic.failed(tx):
-                # a failure is printed whole: secrets masked (the last stage, nothing reads it on)
-                result["tx"] = secrets.mask_properties(tx)
+                # a failure is printed whole, so only what a person reads there (no models, no
+                # properties); nothing reads the state after the report
+                result["tx"] = _scrubbed({k: tx[k] for k in ("run_id", "outcome", "lost", "failed", "restored", "repair",
+                                                          "generation")}, hidden)
                 result["failed"] = True
                 result["msg"] = " | ".join(lines)
         return result

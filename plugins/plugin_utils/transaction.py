@@ -71,6 +71,10 @@ def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str
         "outcome": None,
         "stage": "manifest",
         "lost": {},
+        # unreachable targets that neither run nor receive a service: not asked again
+        "left_out": [],
+        # the targets that take part in the stages to come (lock_hosts)
+        "active": [],
         "failed": {},
         "notes": [],
         "locked": [],
@@ -173,6 +177,7 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
             if involved:
                 tx["lost"][host] = "query: " + msg
             else:
+                tx["left_out"].append(host)
                 tx["notes"].append("%s is %s; it neither runs nor receives a service, so it is left out" % (host, status))
     if tx["recover_only"]:
         tx["go"] = False
@@ -184,7 +189,8 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
     actual = actual_manifest(tx, manifests)
     touched = _touched_targets(actual, tx["new"])
     tx["touched"] = sorted(touched)
-    excluded = sorted(tx["hosts"][t] for t in touched if tx["hosts"].get(t) not in tx["play_hosts"])
+    # targets no longer in the inventory are skipped, as Disnix does (transition_plan.plan)
+    excluded = sorted(tx["hosts"][t] for t in touched if t in tx["hosts"] and tx["hosts"][t] not in tx["play_hosts"])
     if excluded:
         _stop(tx, REFUSED, "--limit excludes %s, which this deployment changes; run without --limit or include %s"
               % (", ".join(excluded), "them" if len(excluded) > 1 else "it"))
@@ -318,8 +324,10 @@ def after_recover(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]
 
 
 def lock_hosts(tx: dict[str, Any]) -> list[str]:
-    """Every reachable target of the transition is locked (Disnix locks every target)."""
-    return sorted(h for h in tx["hosts"].values() if h not in tx["lost"] and h in tx["play_hosts"])
+    """The targets that take part: every reachable one in the play (Disnix locks every
+    target), not those left out because they are unreachable and have nothing to do."""
+    return sorted(h for h in tx["hosts"].values()
+                  if h not in tx["lost"] and h not in tx["left_out"] and h in tx["play_hosts"])
 
 
 def after_distribute(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:

@@ -124,6 +124,10 @@ def test_an_unreachable_target_without_services_does_not_block():
     results = dict(query_ok(OLD), h4={"unreachable": True, "msg": "no route"})
     state = tx.after_query(state, results, "ctl", {})
     assert state["go"] and "h4" not in state["lost"] and any("h4 is unreachable" in n for n in state["notes"])
+    # it is not locked (nor asked anything) later
+    assert tx.lock_hosts(state) == ["h1", "h2", "h3"]
+    state = tx.after_lock(state, query_ok(OLD))
+    assert state["go"] and sorted(state["locked"]) == ["h1", "h2", "h3"]
     involved = tx.after_query(started(), dict(query_ok(OLD), h3={"unreachable": True, "msg": "no route"}), "ctl", {})
     assert not involved["go"] and involved["outcome"] == tx.REFUSED and "h3" in involved["lost"]
 
