@@ -40,8 +40,8 @@ EXAMPLES = r"""
 ---
 - name: Record the deployment
   disnix.deploy.generation:
-    profile_path: "{{ disnix_deploy.coordinator_profile }}"
-    manifest_path: "{{ disnix_deploy.manifest_path }}"
+    profile_path: "{{ disnix_manifest.coordinator_profile }}"
+    manifest_path: "{{ disnix_manifest.manifest_path }}"
   run_once: true
 """
 
