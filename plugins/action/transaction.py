@@ -88,8 +88,8 @@ class ActionModule(ActionBase):
             if tx_logic.failed(tx):
                 # a failure is printed whole, so only what a person reads there (no models, no
                 # properties); nothing reads the state after the report
-                result["tx"] = _scrubbed({k: tx[k] for k in ("run_id", "outcome", "lost", "failed", "restored", "repair",
-                                                          "generation")}, hidden)
+                summary = {k: tx[k] for k in ("run_id", "outcome", "lost", "failed", "restored", "repair", "generation")}
+                result["tx"] = _scrubbed(summary, hidden)
                 result["failed"] = True
                 result["msg"] = " | ".join(lines)
         return result

@@ -48,17 +48,22 @@ FAST_SSH_ENV = {
 # what it resolves to, the services' state files, the lock and the journal.
 SNAPSHOT_PY = r"""
 import glob, json, os
-procs = []
+found = {}
 for pid in os.listdir("/proc"):
     if not pid.isdigit() or int(pid) == os.getpid():
         continue
     try:
         with open("/proc/%s/cmdline" % pid, "rb") as f:
             argv = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
-    except OSError:
+        with open("/proc/%s/stat" % pid, encoding="utf-8") as f:
+            ppid = f.read().rsplit(")", 1)[1].split()[1]
+    except (OSError, IndexError):
         continue
     if any("/libexec/fault-daemon-" in a for a in argv):
-        procs.append(" ".join(argv))
+        found[pid] = (" ".join(argv), ppid)
+# the daemon's loop forks a subshell for `sleep 1 &`; until it execs sleep it has the
+# daemon's command line: that child is not a second daemon
+procs = [cmd for pid, (cmd, ppid) in found.items() if found.get(ppid, (None,))[0] != cmd]
 def text(path):
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
