@@ -13,7 +13,7 @@ Runs on targets: Python 3.8+, standard library only.
 
 from __future__ import annotations
 
-from ansible_collections.disnix.deploy.plugins.module_utils import locking
+from ansible_collections.disnix.deploy.plugins.module_utils import locking, profiles
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, hostname
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_steps import Context, rollback
@@ -50,7 +50,7 @@ def recover(request: locking.LockRequest, dead_run_id: str | None, committed: bo
         locking.take_over(request, holder_run)
         if not committed:
             context = Context(run_id=request.run_id, journal=journal, log_dir=request.log_dir, timeout=request.timeout,
-                              profile_link=locking.profiles.profile_link(request.profile), tmpdir=request.tmpdir)
+                              profile_link=profiles.profile_link(request.profile), tmpdir=request.tmpdir)
             for run in runs:
                 restored += rollback(context, None, run_id=run)["restored"]
         for run in runs:

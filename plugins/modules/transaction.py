@@ -33,7 +33,7 @@ options:
     required: true
     choices: [query, recover, distribute, lock, wave, profiles, rollback, commit, unlock, report]
   wave:
-    description: With O(stage=wave) or O(stage=rollback), the wave (the profile switch is wave 1073741824).
+    description: With O(stage=wave) or O(stage=rollback), the wave (the profile switch is wave RV(tx.profile_wave)).
     type: int
   results:
     description: Name of the variable each host registered the stage's result in.
@@ -80,7 +80,7 @@ tx:
   description:
     - The transaction state after this stage, carried to the next one. Among others C(go) (whether
       the next stage runs), C(outcome), C(plan) (the waves), C(steps_by_host), C(lost), C(failed),
-      C(locked), C(recover), C(rollback_waves), C(restored) and C(repair) (what is left to repair, per host).
+      C(locked), C(recover), C(rollback_waves), C(profile_wave), C(restored) and C(repair) (what is left to repair, per host).
   returned: always
   type: dict
 report:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+# the journal's wave number of a profile switch: one definition, the targets' own
+from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import PROFILE_WAVE
 from ansible_collections.disnix.deploy.plugins.plugin_utils import transition_plan
 from ansible_collections.disnix.deploy.plugins.plugin_utils.manifest import mapping_id
 
@@ -30,7 +32,6 @@ INCOMPLETE = "failed, not fully rolled back"
 CHECKED = "check mode"
 RECOVERED = "recovered"
 
-PROFILE_WAVE = 1 << 30  # the journal's wave number of a profile switch (module_utils/transition_journal.py)
 
 
 def host_result(result: Any) -> tuple[str, str]:
@@ -87,6 +88,7 @@ def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str
         "plan_lines": [],
         "steps_by_host": {},
         "rollback_waves": [],
+        "profile_wave": PROFILE_WAVE,
         "rollback_hosts": {},
         "changed": False,
         "diff": [],
@@ -209,7 +211,7 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
         tx["go"] = False
         tx["outcome"] = CHECKED
         return tx
-    if not tx["recover"] and not _has_work(tx, manifests):
+    if not tx["recover"] and not _has_work(tx):
         tx["go"] = False
         tx["outcome"] = NOTHING_TO_DO
     return tx
@@ -246,7 +248,7 @@ def _plan(tx: dict[str, Any], actual: dict[str, Any]) -> None:
     tx["plan_lines"] = transition_plan.describe(plan) + [line for d in tx["diff"] for line in _diff_lines(d)]
 
 
-def _has_work(tx: dict[str, Any], manifests: dict[str, dict | None]) -> bool:
+def _has_work(tx: dict[str, Any]) -> bool:
     if tx["changed"]:
         return True
     # same services, yet a profile or the controller generation to set (a run cut short)

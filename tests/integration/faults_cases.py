@@ -65,15 +65,8 @@ class Tally:
 @pytest.fixture(scope="module")
 def faults(lab_instance, tmp_path_factory, request):
     tally = Tally()                       # the runtime includes starting the lab
-    lab_instance.up(*HOSTS)
-    fl = FaultLab(lab_instance, str(tmp_path_factory.mktemp("coordinator")))
+    fl = FaultLab.deployed(lab_instance, str(tmp_path_factory.mktemp("coordinator")), f"{os.getpid()}-{time.time_ns()}-0")
     fl.tally = tally
-    fl.heal_all()
-    stamp = f"{os.getpid()}-{time.time_ns()}-0"
-    run = fl.deploy("a", stamp)
-    assert run.rc == 0, run
-    fl.current = ("a", stamp)
-    fl.dirty = False
     try:
         yield fl
     finally:

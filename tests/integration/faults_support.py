@@ -118,6 +118,18 @@ class Background:
 class FaultLab:
     """A started lab of HOSTS with the fault model, and the means to break it."""
 
+    @classmethod
+    def deployed(cls, lab: Lab, coordinator: str, stamp: str) -> "FaultLab":
+        """The lab's hosts up, every fault healed, distribution a deployed with STAMP."""
+        lab.up(*HOSTS)
+        fl = cls(lab, coordinator)
+        fl.heal_all()
+        run = fl.deploy("a", stamp)
+        assert run.rc == 0, run
+        fl.current = ("a", stamp)
+        fl.dirty = False
+        return fl
+
     def __init__(self, lab: Lab, coordinator: str) -> None:
         self.lab = lab
         self.coordinator = coordinator

@@ -33,14 +33,7 @@ def new_stamp(tag: str) -> str:
 
 @pytest.fixture(scope="module")
 def lab(lab_instance, tmp_path_factory):
-    lab_instance.up(*HOSTS)
-    fl = FaultLab(lab_instance, str(tmp_path_factory.mktemp("coordinator")))
-    fl.heal_all()
-    stamp = new_stamp("initial")
-    run = fl.deploy("a", stamp)
-    assert run.rc == 0, run
-    fl.current = ("a", stamp)
-    fl.dirty = False
+    fl = FaultLab.deployed(lab_instance, str(tmp_path_factory.mktemp("coordinator")), new_stamp("initial"))
     try:
         yield fl
     finally:
