@@ -33,7 +33,7 @@ options:
     required: true
     choices: [query, recover, distribute, lock, wave, profiles, rollback, commit, unlock, report]
   wave:
-    description: With O(stage=wave) or O(stage=rollback), the wave (the profile switch is wave RV(tx.profile_wave)).
+    description: With O(stage=wave) or O(stage=rollback), the wave (the profile switch is the wave C(profile_wave) of RV(tx)).
     type: int
   results:
     description: Name of the variable each host registered the stage's result in.

@@ -33,7 +33,6 @@ CHECKED = "check mode"
 RECOVERED = "recovered"
 
 
-
 def host_result(result: Any) -> tuple[str, str]:
     """(status, message) of one host's registered stage result: ok, failed, unreachable or
     skipped (the task did not run there)."""
