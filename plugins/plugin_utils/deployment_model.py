@@ -34,6 +34,8 @@ class Mapping:
     type: str
     drv: str = ""
     out: str = ""
+    # Disnix's service key (sha256 of builtins.toXML { name type pkg dependsOn })
+    key: str = ""
 
 
 @dataclass
@@ -185,7 +187,7 @@ def evaluate(services_file: str, distribution_file: str, infrastructure: dict[st
         packages = _run_nix(nix_instantiate, base + ["--argstr", "phase", "packages"], models)
     for mapping in arch.mappings:
         built = next(p for p in packages[mapping.service] if p["target"] == mapping.target)
-        mapping.drv, mapping.out = built["drv"], built["out"]
+        mapping.drv, mapping.out, mapping.key = built["drv"], built["out"], built["key"]
     return arch
 
 

@@ -21,9 +21,9 @@ EVALUATE = r"""
 { servicesFile, distributionFile, infrastructureFile, nixpkgs, extraParamsFile, phase }:
 
 let
-  inherit (builtins) attrNames concatLists filter functionArgs getAttr hasAttr head
-    intersectAttrs isAttrs isFunction isList isString listToAttrs map mapAttrs typeOf
-    unsafeGetAttrPos;
+  inherit (builtins) attrNames attrValues concatLists concatStringsSep filter functionArgs getAttr
+    hashString head intersectAttrs isAttrs isFunction isList isString listToAttrs map mapAttrs
+    removeAttrs toXML typeOf unsafeDiscardStringContext unsafeGetAttrPos;
 
   pos = name: set:
     let p = unsafeGetAttrPos name set;
@@ -47,33 +47,45 @@ let
     if isAttrs t && t ? targetName then t.targetName
     else throw "distribution of '${service}': a target must be one of infrastructure.<name>, got a ${typeOf t}";
 
-  # both Disnix forms: [ infrastructure.a ... ] and { targets = [ { target = ...; container = ...; } ]; }
-  mappingsOf = service:
-    let d = getAttr service distribution;
-    in if isList d then map (t: { target = targetNameOf service t; container = null; }) d
-       else if isAttrs d && d ? targets then
-         map (m: if isAttrs m && m ? target
-                 then { target = targetNameOf service m.target; container = m.container or null; }
-                 else { target = targetNameOf service m; container = null; }) d.targets
-       else throw "distribution of '${service}': expected a list of targets or { targets = [ ... ]; }";
-
   distributedNames = attrNames distribution;
+
+  # both Disnix forms: [ infrastructure.a ... ] and { targets = [ { target = ...; container = ...; } ]; }
+  # (computed once per service: everything below looks them up)
+  mappings = mapAttrs (service: d:
+    if isList d then map (t: { target = targetNameOf service t; container = null; }) d
+    else if isAttrs d && d ? targets then
+      map (m: if isAttrs m && m ? target
+              then { target = targetNameOf service m.target; container = m.container or null; }
+              else { target = targetNameOf service m; container = null; }) d.targets
+    else throw "distribution of '${service}': expected a list of targets or { targets = [ ... ]; }") distribution;
+  mappingsOf = service: getAttr service mappings;
+
+  # the services function runs once per system of the infrastructure, never per mapping or
+  # per dependency argument: everything per system is looked up in these sets
+  systems = attrNames (listToAttrs (map (t: { name = t.system; value = null; })
+    (if infrastructure == { } then [ { system = builtins.currentSystem; } ] else attrValues infrastructure)));
+  perSystem = f: listToAttrs (map (system: { name = system; value = f system; }) systems);
 
   pkgsFor = system:
     if nixpkgs == "" then
       throw "the services model uses pkgs, but there is no nixpkgs: set disnix_nixpkgs or NIX_PATH=nixpkgs=..."
     else import nixpkgs { inherit system; };
 
+  # the names of the services on each target, from one pass over every mapping
+  namesOnTarget = builtins.groupBy (x: x.target) (concatLists (map (name:
+    map (m: { inherit (m) target; inherit name; }) (mappingsOf name)) distributedNames));
+
   invDistribution = mapAttrs (name: t: t // {
-    services = listToAttrs (map (s: { name = s; value = getAttr s (servicesFor t.system); })
-      (filter (s: builtins.any (m: m.target == name) (mappingsOf s)) distributedNames));
+    services = listToAttrs (map (x: { inherit (x) name; value = getAttr x.name (servicesFor t.system); })
+      (namesOnTarget.${name} or [ ]));
   }) infrastructure;
 
   servicesFun = import servicesFile;
-  servicesFor = system: call servicesFun ({
+  servicesBySystem = perSystem (system: call servicesFun ({
     inherit system distribution invDistribution;
     pkgs = pkgsFor system;
-  } // extraParams);
+  } // extraParams));
+  servicesFor = system: getAttr system servicesBySystem;
 
   anySystem = if infrastructure == { } then builtins.currentSystem
               else (getAttr (head (attrNames infrastructure)) infrastructure).system;
@@ -88,9 +100,6 @@ let
     in if isAttrs e then mapAttrs (depName service kind) e
        else throw "service '${service}': ${kind} must be an attribute set";
 
-  reserved = [ "name" "pkg" "type" "dependsOn" "connectsTo" "activatesAfter" "deployState"
-               "providesContainer" "providesContainers" "targets" ];
-
   structure =
     let services = servicesFor anySystem;
     in {
@@ -98,7 +107,6 @@ let
         name = s.name or null;
         type = s.type or null;
         hasPkg = s ? pkg;
-        pkgIsFunction = s ? pkg && isFunction s.pkg;
         dependsOn = edges attr "dependsOn" s;
         connectsTo = edges attr "connectsTo" s;
         activatesAfter = edges attr "activatesAfter" s;
@@ -112,35 +120,91 @@ let
       }; }) distributedNames);
     };
 
-  # what a dependency looks like inside the pkg function of a service that depends on it
-  dependencyArg = system: depService:
-    let
-      dep = getAttr depService (servicesFor system);
-      targets = map (m:
-        let t = getAttr m.target infrastructure;
-            container = if m.container != null then m.container else dep.type;
-        in {
-          inherit (t) properties system numOfCores clientInterface targetProperty targetName;
-          containers = t.containers;
-          container = (t.containers.${container} or { }) // { name = container; };
-        }) (mappingsOf depService);
-    in builtins.removeAttrs dep [ "pkg" "dependsOn" "connectsTo" "activatesAfter" ] // {
-      inherit targets;
-      target = head targets;
+  containerOf = s: m: if m.container != null then m.container else s.type;
+
+  # A target as a service's pkg function sees it (Disnix's generateInterDependencyTarget):
+  # the target's attributes, the selected container's name and its properties.
+  targetArg = s: m:
+    let t = getAttr m.target infrastructure; c = containerOf s m;
+    in {
+      inherit (t) properties system numOfCores clientInterface targetProperty targetName containers;
+      selectedContainer = c;
+      container = (t.containers.${c} or { }) // { name = c; };
     };
+
+  # the inter-dependency parameters of a service: connectsTo and dependsOn (dependsOn wins)
+  interDeps = s: (s.connectsTo or { }) // (s.dependsOn or { });
+
+  # Per system and service: the set a dependant's pkg function receives for it. As in Disnix,
+  # the dependency's own connectsTo/dependsOn are not exposed as they are; its `connectsTo`
+  # holds their arguments in the same form, transitively (lazy, so connectsTo cycles are fine).
+  depArgs = perSystem (system: mapAttrs (name: s:
+    let
+      targets = map (targetArg s) (mappingsOf name);
+      transitive = paramsOf system name;
+    in removeAttrs s [ "pkg" "activatesAfter" "connectsTo" "dependsOn" ] // {
+      inherit targets;
+      target = if targets == [ ] then throw "service '${name}' is not distributed to any target" else head targets;
+    } // (if transitive == { } then { } else { connectsTo = transitive; })) (servicesFor system));
+
+  paramsOf = system: name:
+    let s = getAttr name (servicesFor system);
+    in mapAttrs (param: dep: getAttr (depName name "dependsOn/connectsTo" param dep) (getAttr system depArgs)) (interDeps s);
+
+  where = name: let p = pos "name" (getAttr name (servicesFor anySystem));
+    in if p == null then servicesFile else "${p.file}:${toString p.line}";
+
+  # Disnix applies pkg to the inter-dependency parameters when there are any (a function, or
+  # a set with __functor as Nixpkgs' callPackage/makeOverridable make) and uses it as it is
+  # otherwise; what comes out must be a derivation
+  applied = perSystem (system: mapAttrs (name: s:
+    let
+      params = paramsOf system name;
+      callable = isFunction s.pkg || (isAttrs s.pkg && s.pkg ? __functor);
+      pkg =
+        if params == { } then s.pkg
+        else if callable then s.pkg params
+        else throw ("service '${name}' (${where name}): it has inter-dependencies (${concatStringsSep ", " (attrNames params)}), "
+          + "so Disnix calls its pkg with them, but pkg is a ${typeOf s.pkg}, not a function: write pkg = { ${concatStringsSep ", " (attrNames params)} }: ...");
+    in
+      if isAttrs pkg && pkg ? outPath && pkg ? drvPath then pkg
+      else if isFunction pkg || (isAttrs pkg && pkg ? __functor) then
+        throw ("service '${name}' (${where name}): pkg is still a function after "
+          + (if params == { } then "Disnix used it as it is (the service has no dependsOn/connectsTo, so pkg is not called)"
+             else "it was called with its inter-dependencies")
+          + ": a package expression with an inner function header for inter-dependencies must only have one when the service has some "
+          + "(an empty header `{ }:` is the classic cause of \"attribute 'outPath' missing\", disnix#13); "
+          + "remove it, or call the function in the services model")
+      else throw "service '${name}' (${where name}): pkg must be a derivation, got ${if isAttrs pkg then "an attribute set without outPath/drvPath" else "a ${typeOf pkg}"}"
+  ) (servicesFor system));
+
+  # Disnix's service key (generate-deployment-model.nix): the sha256 of
+  # builtins.toXML { name type pkg dependsOn }, where dependsOn lists the keys, targets and
+  # containers of everything the service activates after (activatesAfter and dependsOn)
+  keys = perSystem (system: mapAttrs (name: s:
+    let ordered = (s.activatesAfter or { }) // (s.dependsOn or { });
+    in unsafeDiscardStringContext (hashString "sha256" (toXML {
+      inherit (s) name type;
+      pkg = (getAttr name (getAttr system applied)).outPath;
+      dependsOn = concatLists (map (param:
+        let dep = depName name "dependsOn" param (getAttr param ordered);
+        in map (m: {
+          service = getAttr dep (getAttr (getAttr m.target infrastructure).system keys);
+          inherit (m) target;
+          container = containerOf (getAttr dep (servicesFor system)) m;
+        }) (mappingsOf dep)) (attrNames ordered));
+    }))) (servicesFor system));
 
   packages = listToAttrs (map (name: { inherit name; value = map (m:
     let
       system = (getAttr m.target infrastructure).system;
-      s = getAttr name (servicesFor system);
-      deps = (s.dependsOn or { }) // (s.connectsTo or { });
-      pkg = if isFunction s.pkg then s.pkg (mapAttrs (param: dep: dependencyArg system dep.name) deps)
-            else s.pkg;
+      pkg = getAttr name (getAttr system applied);
     in {
       # not drvPath/outPath: a set with outPath would print as that path
       inherit (m) target;
       drv = pkg.drvPath;
       out = pkg.outPath;
+      key = getAttr name (getAttr system keys);
     }) (mappingsOf name); }) distributedNames);
 
 in if phase == "structure" then structure else packages

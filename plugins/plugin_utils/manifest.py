@@ -9,7 +9,6 @@ edges) and each target's profile, so rollback needs nothing but the manifest its
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -20,11 +19,12 @@ MANIFEST_VERSION = 1
 
 
 def service_key(mapping: Mapping) -> str:
-    """Identity of a service build. Like Disnix's key it changes when the package changes,
-    so a dependant whose build bakes in a moved dependency is redeployed; ordering edges
-    alone do not change it, so dependants whose builds did not change stay untouched."""
-    ident = json.dumps([mapping.service, mapping.type, mapping.out], separators=(",", ":"))
-    return hashlib.sha256(ident.encode()).hexdigest()
+    """Identity of a service build, as Disnix computes it (the evaluation does): the sha256 of
+    builtins.toXML { name type pkg dependsOn }, dependsOn naming the keys, targets and
+    containers of what it activates after. Both tools agree on what is the same service."""
+    if not mapping.key:
+        raise ValueError(f"mapping {mapping.service} on {mapping.target} has no key (not evaluated)")
+    return mapping.key
 
 
 def mapping_id(key: str, target: str, container: str) -> str:

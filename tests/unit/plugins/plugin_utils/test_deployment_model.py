@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import textwrap
 
 import pytest
@@ -189,3 +191,104 @@ def test_nul_characters_are_refused_before_nix_drops_them(tmp_path):
         evaluate(s, d, infra("t"))
     assert failure.value.path == s and failure.value.line == 3 and failure.value.column == 4
     assert "NUL byte" in failure.value.message
+
+
+# A small stand-in for Nixpkgs' callPackage: makeOverridable turns the result into an
+# attribute set with `override` and, for a function result, `__functor` (so it stays callable)
+CALL_PACKAGE = """
+  makeOverridable = f: args:
+    let result = f args;
+        override = newArgs: makeOverridable f (args // newArgs);
+    in if builtins.isFunction result
+       then { inherit override; __functor = self: depArgs: makeOverridable result depArgs; }
+       else result // { inherit override; };
+  callPackage = fn: args: makeOverridable fn (builtins.intersectAttrs (builtins.functionArgs fn) { inherit system; } // args);
+"""
+
+
+def test_pkg_from_callpackage_with_override_wrapping(tmp_path):
+    """pkg as Nixpkgs makes it: an attribute set with __functor (called with the
+    inter-dependencies), and an overridable derivation when there are none."""
+    s, d = models(tmp_path, f"""\
+        {{ system, ... }}:
+        let
+          {CALL_PACKAGE}
+          serverFn = {{ system, port }}: derivation {{ name = "server-${{toString port}}"; inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; }};
+          clientFn = {{ system }}: {{ server }}: derivation {{
+            name = "client-at-" + server.target.properties.hostname + "-" + toString server.port;
+            inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; }};
+        in rec {{
+          server = {{ name = "server"; type = "process"; port = 7; pkg = (callPackage serverFn {{ port = 6; }}).override {{ port = 7; }}; }};
+          client = {{ name = "client"; type = "process"; dependsOn = {{ inherit server; }}; pkg = callPackage clientFn {{ }}; }};
+        }}
+        """, """\
+        { infrastructure }: { server = [ infrastructure.a ]; client = [ infrastructure.b ]; }
+        """)
+    arch = evaluate(s, d, infra("a", "b"))
+    assert arch.mappings_of("server")[0].out.endswith("-server-7")
+    assert arch.mappings_of("client")[0].out.endswith("-client-at-a-7")
+
+
+def test_dependency_argument_carries_transitive_connects_to(tmp_path):
+    """As in Disnix, a dependency's own connectsTo/dependsOn reach the dependant's pkg as the
+    dependency's `connectsTo`, in the same form (targets, selected container)."""
+    s, d = models(tmp_path, """\
+        { system, ... }:
+        let drv = name: derivation { inherit name system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+        in rec {
+          db = { name = "db"; type = "process"; pkg = drv "db"; };
+          api = { name = "api"; type = "process"; connectsTo = { store = db; }; pkg = { store }: drv "api"; };
+          web = { name = "web"; type = "process"; dependsOn = { inherit api; };
+                  pkg = { api }: drv ("web-" + api.connectsTo.store.target.properties.hostname + "-"
+                    + api.target.selectedContainer + (if api.connectsTo.store ? connectsTo then "-deep" else "")
+                    + (if api ? dependsOn then "-raw" else "")); };
+        }
+        """, """\
+        { infrastructure }: { db = [ infrastructure.a ]; api = [ infrastructure.b ]; web = [ infrastructure.b ]; }
+        """)
+    assert evaluate(s, d, infra("a", "b")).mappings_of("web")[0].out.endswith("-web-a-process")
+
+
+@pytest.mark.parametrize("pkg,message", [
+    # no inter-dependencies: Disnix uses pkg as it is, so an inner header stays a function
+    ("{ }: PKG", "pkg is still a function after Disnix used it as it is"),
+    ("{ x = 1; }", "pkg must be a derivation, got an attribute set without outPath/drvPath"),
+])
+def test_classic_pkg_mistakes_name_the_service_and_file(tmp_path, pkg, message):
+    s, d = models(tmp_path, "{ system, ... }:\n{\n  a = { name = \"a\"; type = \"echo\"; pkg = " + pkg.replace("PKG", PKG) + "; };\n}\n",
+                  "{ infrastructure }: { a = [ infrastructure.t ]; }")
+    with pytest.raises(ModelError) as err:
+        evaluate(s, d, infra("t"))
+    assert message in str(err.value)
+    assert "service 'a' (" + s + ":3)" in str(err.value)
+
+
+def test_a_pkg_that_cannot_take_its_dependencies_is_named(tmp_path):
+    s, d = models(tmp_path, f"""\
+        {{ system, ... }}: rec {{
+          b = {{ name = "b"; type = "echo"; pkg = {PKG}; }};
+          a = {{ name = "a"; type = "echo"; dependsOn = {{ inherit b; }}; pkg = {PKG}; }};
+        }}
+        """, "{ infrastructure }: { a = [ infrastructure.t ]; b = [ infrastructure.t ]; }")
+    with pytest.raises(ModelError) as err:
+        evaluate(s, d, infra("t"))
+    assert "service 'a'" in str(err.value) and "write pkg = { b }: ..." in str(err.value)
+
+
+def test_keys_are_disnix_keys(tmp_path):
+    """The key is Disnix's: sha256 of builtins.toXML { name type pkg dependsOn }, computed
+    here independently with nix-instantiate from the evaluated paths."""
+    s, d = models(tmp_path, f"""\
+        {{ system, ... }}: rec {{
+          db = {{ name = "db"; type = "process"; pkg = {PKG}; }};
+          api = {{ name = "api"; type = "echo"; dependsOn = {{ inherit db; }}; pkg = {{ db }}: {PKG}; }};
+        }}
+        """, "{ infrastructure }: { db = [ infrastructure.a ]; api = [ infrastructure.b ]; }")
+    arch = evaluate(s, d, infra("a", "b"))
+    db, api = arch.mappings_of("db")[0], arch.mappings_of("api")[0]
+    expr = (f'let h = x: builtins.hashString "sha256" (builtins.toXML x); '
+            f'db = h {{ name = "db"; type = "process"; pkg = "{db.out}"; dependsOn = [ ]; }}; '
+            f'in [ db (h {{ name = "api"; type = "echo"; pkg = "{api.out}"; '
+            f'dependsOn = [ {{ service = db; target = "a"; container = "process"; }} ]; }}) ]')
+    out = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "-E", expr], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [db.key, api.key]
