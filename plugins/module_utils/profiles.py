@@ -1,7 +1,9 @@
 # Copyright: (c) 2026, disnix.deploy developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The target's Disnix profile: /nix/var/nix/profiles/disnix/<profile>, its generations and
-the profile manifest (profilemanifest.json) inside the store path it points to.
+the profile manifest inside the store path it points to: Disnix's version-2
+profilemanifest.xml, and profilemanifest.json (this collection's, with the container
+properties and package services too) when this collection made the profile.
 
 Runs on targets: Python 3.8+, standard library only.
 """
@@ -12,16 +14,20 @@ import json
 import os
 import re
 
-from ansible_collections.disnix.deploy.plugins.module_utils import nix_tools
+from ansible_collections.disnix.deploy.plugins.module_utils import disnix_xml, nix_tools
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import Operation
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, check_profile_name
 
 # Module attribute (not a default argument) so tests can point it elsewhere.
 PROFILES_DIR = "/nix/var/nix/profiles/disnix"
 MANIFEST_NAME = "profilemanifest.json"
+XML_MANIFEST_NAME = disnix_xml.PROFILE_MANIFEST_XML
 # The fields of one service in a profile manifest. The controller writes them
 # (plugin_utils/manifest.py imports this) and the targets read them: one definition.
-SERVICE_FIELDS = ("key", "service", "pkg", "type", "container", "properties", "dependsOn")
+# dependsOn: the mapping ids it activates after; dependsOnRefs/connectsToRefs: the same as
+# Disnix's {service = key; target; container} mappings (profilemanifest.xml is made of them)
+SERVICE_FIELDS = ("key", "service", "pkg", "type", "container", "properties", "dependsOn",
+                  "dependsOnRefs", "connectsToRefs", "deployState")
 
 
 def profile_link(profile: str, profiles_dir: str | None = None) -> str:
@@ -58,8 +64,12 @@ def current_generation(link: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def read_manifest(store_path: str | None) -> dict | None:
-    """The parsed profilemanifest.json of a profile store path, or None if it has none."""
+def read_manifest(store_path: str | None, target: str | None = None) -> dict | None:
+    """The profile manifest of a profile store path, or None if it has none: this
+    collection's profilemanifest.json when there is one, else the profilemanifest.xml upstream
+    Disnix wrote (its container properties are {}; ``target``, default the target name in the
+    store path as upstream names it, stands for the mappings on this target). The one reader
+    every module uses."""
     if not store_path:
         return None
     path = os.path.join(store_path, MANIFEST_NAME)
@@ -67,12 +77,24 @@ def read_manifest(store_path: str | None) -> dict | None:
         with open(path, "r", encoding="utf-8") as handle:
             manifest = json.load(handle)
     except FileNotFoundError:
-        return None
+        return _read_xml_manifest(store_path, target)
     except (OSError, ValueError) as exc:
         raise TargetError("cannot read the profile manifest %s: %s" % (path, exc))
     if not isinstance(manifest, dict) or not isinstance(manifest.get("services", []), list):
         raise TargetError("the profile manifest %s is not a disnix.deploy profile manifest" % path)
     return manifest
+
+
+def _read_xml_manifest(store_path: str, target: str | None) -> dict | None:
+    path = os.path.join(store_path, XML_MANIFEST_NAME)
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise TargetError("cannot read the profile manifest %s: %s" % (path, exc))
+    return disnix_xml.parse_profile_manifest_xml(text, target or disnix_xml.target_of_profile(store_path), path)
 
 
 def manifest_services(manifest: dict | None) -> list[dict]:

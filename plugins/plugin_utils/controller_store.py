@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from typing import Any
 
+from ansible_collections.disnix.deploy.plugins.module_utils import disnix_xml
 from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest as manifest_lib
 from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_nix import MANIFEST, PROFILES
 
@@ -106,9 +107,12 @@ def build_profiles(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> 
             # numbered, not named after the target: a name never becomes a path
             mdir = os.path.join(tmp, str(number))
             os.mkdir(mdir, 0o700)
-            write_private(os.path.join(mdir, "profilemanifest.json"),
-                          json.dumps(manifest_lib.profile_manifest(manifest, target), sort_keys=True, indent=1))
-            spec[target] = {"services": manifest_lib.services_on(manifest, target), "manifestDir": mdir}
+            ours = manifest_lib.profile_manifest(manifest, target)
+            write_private(os.path.join(mdir, "profilemanifest.json"), json.dumps(ours, sort_keys=True, indent=1))
+            write_private(os.path.join(mdir, disnix_xml.PROFILE_MANIFEST_XML),
+                          disnix_xml.profile_manifest_xml(target, ours["services"]))
+            spec[target] = {"services": manifest_lib.services_on(manifest, target), "manifestDir": mdir,
+                            "name": profile_store_name(target)}
         profiles = evaluate_json(PROFILES, {}, "instantiating the target profiles", nix_bin_dir,
                                  files={"specFile": json.dumps(spec)})
     realise([p["drv"] for p in profiles.values()], nix_bin_dir)
@@ -117,11 +121,19 @@ def build_profiles(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> 
     return {t: p["out"] for t, p in profiles.items()}
 
 
+def profile_store_name(target: str) -> str:
+    """The store path name of a target's profile: the target's name, as upstream names it
+    (upstream's --set only switches to a path of the same length), with characters a store
+    path name cannot hold replaced by '_'."""
+    name = re.sub(r"[^A-Za-z0-9+\-._?=]", "_", target)
+    return ("_" + name[1:] if name.startswith(".") else name)[:200]
+
+
 def add_manifest(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> str:
-    """The manifest as a store path that references every target profile."""
+    """The manifest as a store path (Disnix's manifest.xml) that references every target profile."""
     refs = sorted(t["profile"] for t in manifest["targets"].values() if t["profile"])
     return evaluate_json(MANIFEST, {}, "adding the manifest to the store", nix_bin_dir,
-                         files={"textFile": manifest_lib.dumps(manifest), "refsFile": json.dumps(refs)})
+                         files={"textFile": manifest_lib.to_xml(manifest), "refsFile": json.dumps(refs)})
 
 
 def closure(path: str, nix_bin_dir: str | None = None) -> list[str]:
@@ -170,11 +182,25 @@ def current_generation(profile_path: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def load_manifest(path: str | None) -> dict[str, Any] | None:
+def load_manifest(path: str | None, profile: str = "default") -> dict[str, Any] | None:
+    """A coordinator generation's manifest: Disnix's manifest.xml (upstream's or ours), or
+    the JSON manifest of this collection's earlier versions. A DeployError names the file."""
     if not path:
         return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeployError(f"cannot read the coordinator manifest {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise DeployError(f"cannot read the coordinator manifest {path}: not JSON ({exc})") from None
+    try:
+        return manifest_lib.from_xml(text, path, profile)
+    except manifest_lib.ManifestFormatError as exc:
+        raise DeployError(str(exc)) from None
 
 
 def set_generation(profile_path: str, manifest_path: str, nix_bin_dir: str | None = None) -> int:

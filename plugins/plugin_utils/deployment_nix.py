@@ -212,11 +212,11 @@ in if phase == "structure" then structure else packages
 
 # Instantiates the per-target profiles. Argument (with --argstr):
 #   specFile  a JSON file: { <target> = { services = [ <store path> ... ]; manifestDir = <dir holding
-#             profilemanifest.json>; }; }
+#             profilemanifest.xml and .json>; name = <store path name: the target's>; }; }
 # Result: { <target> = { drv; out; }; }
 # A profile joins the service packages of its target with builtin:buildenv (the builder
 # nix-env uses for user environments: no nixpkgs and no host tools needed) plus a directory
-# with the target's profilemanifest.json, as Disnix's profiles do.
+# with the target's profile manifests, as Disnix's profiles do (named after the target).
 PROFILES = r"""
 { specFile }:
 let
@@ -238,20 +238,20 @@ let
   };
 in builtins.mapAttrs (target: p:
   let
-    profile = buildEnv "disnix-profile-${target}" ((map builtins.storePath p.services)
+    profile = buildEnv p.name ((map builtins.storePath p.services)
       # `builtins.path` copies the directory into the store at evaluation time
       ++ [ (builtins.path { name = "disnix-profilemanifest-${target}"; path = p.manifestDir; }) ]);
   in { drv = profile.drvPath; out = profile.outPath; }) (builtins.fromJSON (builtins.readFile specFile))
 """
 
 # Adds a generation's manifest to the store. Arguments (with --argstr, paths of files):
-# `textFile`, the manifest JSON, and `refsFile`, a JSON list of the store paths it must keep
+# `textFile`, the manifest (Disnix's manifest.xml), and `refsFile`, a JSON list of the store paths it must keep
 # alive (the target profiles).
 # toFile records a reference for every store path whose context the text carries, so a
 # controller generation keeps whole deployments alive for rollback.
 MANIFEST = r"""
 { textFile, refsFile }:
-builtins.toFile "disnix-manifest.json" (builtins.foldl'
+builtins.toFile "manifest.xml" (builtins.foldl'
   (acc: p: acc + builtins.substring 0 0 (builtins.storePath p)) (builtins.readFile textFile)
   (builtins.fromJSON (builtins.readFile refsFile)))
 """

@@ -20,7 +20,8 @@ def args(lab, **kw):
 def deploy(lab):
     # the shape the controller writes (plugin_utils/manifest.py uses the same SERVICE_FIELDS)
     service = {"key": "kw", "service": "locker", "pkg": lab.wrapper_pkg("locker"), "type": "wrapper",
-               "container": "wrapper", "properties": lab.wrapper_props(), "dependsOn": []}
+               "container": "wrapper", "properties": lab.wrapper_props(), "dependsOn": [],
+               "dependsOnRefs": [], "connectsToRefs": [], "deployState": False}
     assert tuple(service) == SERVICE_FIELDS
     lab.deploy_manifest([service])
 
