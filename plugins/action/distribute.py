@@ -84,7 +84,7 @@ class ActionModule(ActionBase):
             paths = store.check_store_paths(args["paths"])
         except store.DeployError as exc:
             raise AnsibleActionFail(str(exc)) from None
-        result.update(changed=bool(paths), paths=paths, count=len(paths), bytes=0, substituted=[])
+        result.update(changed=bool(paths), paths=paths, count=len(paths), bytes=0, substituted=[], seconds=0.0)
         if not paths or self._task.check_mode:
             return result
         if args["substituters"]:
@@ -98,6 +98,7 @@ class ActionModule(ActionBase):
         import_cmd = f"{shlex.quote(args['nix_store'])} --import > /dev/null"
         remote_cmd = f"{decompress} | {import_cmd}" if decompress else import_cmd
         ssh = self._ssh_command("/bin/sh -c " + shlex.quote(remote_cmd), args["compression"])
+        started = time.monotonic()
         try:
             if ssh is None:
                 result["bytes"] = self._put_and_import(paths, args)
@@ -105,6 +106,7 @@ class ActionModule(ActionBase):
                 result["bytes"] = self._stream(ssh, paths, args)
         except store.DeployError as exc:
             raise AnsibleActionFail(str(exc)) from None
+        result["seconds"] = round(time.monotonic() - started, 3)
         return result
 
     def _stream(self, ssh: list[bytes], paths: list[str], args: dict) -> int:

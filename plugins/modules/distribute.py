@@ -15,7 +15,7 @@ description:
     C(nix-store --import) on the target, on an ssh connection of its own built from the
     host's connection settings (address, port, user, key, known hosts, extra arguments; host
     keys are checked as for every other task). Every target that lacks the same paths
-    receives the same export while it is being written: the controller exports (and
+    receives the same export while it is being written; the controller exports (and
     compresses) once per set of paths, not once per target. Nothing is written on the target
     but the imported paths.
   - Other connections (local, paramiko, winrm), and ssh with a password or C(become), put an
@@ -97,6 +97,10 @@ bytes:
   description: Size of the export of the paths sent, before compression (0 in check mode).
   returned: always
   type: int
+seconds:
+  description: How long sending and importing took (0 when nothing was sent).
+  returned: always
+  type: float
 substituted:
   description: The paths the target substituted from O(substituters) instead.
   returned: always
