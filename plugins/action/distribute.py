@@ -2,9 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action disnix.deploy.distribute: copy store paths the target lacks, over its connection.
 
-The controller exports only the missing paths into one file (nix-store --export), the
-connection puts it on the target (whatever the connection is: ssh, paramiko, local) and
-the target imports it. Nothing changes behaviour on the target: paths only become valid.
+Over an ssh connection the export is streamed into ``nix-store --import`` on the target
+(plugin_utils/closure_stream.py: one export for every target that lacks the same paths),
+on a connection of its own so that ssh's ``-C`` of the shared master does not apply.
+Other connections (local, paramiko, winrm) put an export file on the target and import it.
+Nothing changes behaviour on the target: paths only become valid.
 """
 
 from __future__ import annotations
@@ -12,11 +14,26 @@ from __future__ import annotations
 import os
 import shlex
 import tempfile
+import time
 
-from ansible.errors import AnsibleActionFail
+from ansible import constants as C
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.disnix.deploy.plugins.plugin_utils import closure_stream
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
+
+ARGSPEC = {
+    **store.TRANSFER_ARGSPEC,
+    "compression": {"type": "str", "default": "none", "choices": sorted(closure_stream.COMPRESSION)},
+    "substituters": {"type": "list", "elements": "str", "default": []},
+    "trusted_public_keys": {"type": "list", "elements": "str", "default": []},
+    "progress_interval": {"type": "float", "default": 2.0},
+}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
 
 
 class ActionModule(ActionBase):
@@ -24,31 +41,124 @@ class ActionModule(ActionBase):
 
     TRANSFERS_FILES = True
 
+    def _remote(self, cmd: str) -> dict:
+        return self._low_level_execute_command(cmd)
+
+    def _substitute(self, paths: list[str], args: dict) -> list[str]:
+        """Lets the target fetch what it can from the named binary caches; the paths still missing."""
+        nix_store = shlex.quote(args["nix_store"])
+        quoted = " ".join(map(shlex.quote, paths))
+        opts = f"--option substituters {shlex.quote(' '.join(args['substituters']))}"
+        if args["trusted_public_keys"]:
+            opts += f" --option trusted-public-keys {shlex.quote(' '.join(args['trusted_public_keys']))}"
+        # a path no cache has is sent afterwards; the failure to substitute it is no error
+        res = self._remote(f"NIX_PAGER=cat {nix_store} --realise --keep-going {opts} {quoted} > /dev/null 2>&1; "
+                           f"NIX_PAGER=cat {nix_store} --check-validity --print-invalid {quoted}")
+        if res["rc"] != 0:
+            raise AnsibleActionFail(f"checking store paths after substitution failed: {(res.get('stderr') or res.get('stdout') or '').strip()}")
+        still = set(res.get("stdout", "").split())
+        return [p for p in paths if p in still]
+
+    def _ssh_command(self, remote_cmd: str, compression: str) -> list[bytes] | None:
+        """The inventory's ssh command for this host (host, port, user, key, known hosts,
+        extra args), on a connection of its own; None when the connection is not plain ssh."""
+        conn = self._connection
+        if getattr(conn, "transport", None) != "ssh" or conn.become is not None:
+            return None
+        if conn.get_option("password") or getattr(self._play_context, "password", None):
+            return None  # sshpass needs Ansible's own pipe handling
+        host = conn.get_option("host") or self._play_context.remote_addr
+        cmd = conn._build_command(conn.get_option("ssh_executable"), "ssh", host, remote_cmd)
+        # first value wins in ssh: these go right after the executable
+        extra = [b"-o", b"ControlPath=none", b"-o", b"Compression=" + (b"yes" if compression == "ssh" else b"no")]
+        at = cmd.index(conn.get_option("ssh_executable").encode()) + 1
+        if compression != "ssh":
+            cmd = [a for a in cmd if a != b"-C"]
+        return cmd[:at] + extra + cmd[at:]
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _validated, args = self.validate_argument_spec(argument_spec=store.TRANSFER_ARGSPEC)
+        _validated, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        self._host_name = str((task_vars or {}).get("inventory_hostname", self._play_context.remote_addr))
         try:
             paths = store.check_store_paths(args["paths"])
         except store.DeployError as exc:
             raise AnsibleActionFail(str(exc)) from None
-        result.update(changed=bool(paths), paths=paths, count=len(paths), bytes=0)
+        result.update(changed=bool(paths), paths=paths, count=len(paths), bytes=0, substituted=[], seconds=0.0)
         if not paths or self._task.check_mode:
             return result
+        if args["substituters"]:
+            still = self._substitute(paths, args)
+            result["substituted"] = [p for p in paths if p not in set(still)]
+            paths = still
+            result.update(paths=paths, count=len(paths))
+            if not paths:
+                return result
+        decompress = closure_stream.COMPRESSION[args["compression"]][1]
+        import_cmd = f"{shlex.quote(args['nix_store'])} --import > /dev/null"
+        remote_cmd = f"{decompress} | {import_cmd}" if decompress else import_cmd
+        ssh = self._ssh_command("/bin/sh -c " + shlex.quote(remote_cmd), args["compression"])
+        started = time.monotonic()
+        try:
+            if ssh is None:
+                result["bytes"] = self._put_and_import(paths, args)
+            else:
+                result["bytes"] = self._stream(ssh, paths, args)
+        except store.DeployError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        result["seconds"] = round(time.monotonic() - started, 3)
+        return result
+
+    def _stream(self, ssh: list[bytes], paths: list[str], args: dict) -> int:
+        sizes = closure_stream.nar_sizes(paths, args["nix_bin_dir"])
+        total = sum(sizes)
+        host = self._host_name
+        started = last = time.monotonic()
+        plain = args["compression"] in ("none", "ssh")
+
+        def progress(sent: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < args["progress_interval"]:
+                return
+            last = now
+            if plain:
+                done, acc = 0, 0
+                for size in sizes:
+                    acc += size
+                    if acc > sent:
+                        break
+                    done += 1
+                what = f"{_mb(sent)} of {_mb(total)}, {done} of {len(paths)} paths"
+            else:
+                what = f"{_mb(sent)} {args['compression']}-compressed of {_mb(total)} ({len(paths)} paths)"
+            self._display.display(f"disnix copy to {host}: {what}, {now - started:.0f} s")
+
+        source = closure_stream.SharedExport(C.DEFAULT_LOCAL_TMP, paths, args["compression"], args["nix_bin_dir"])
+        rc, err = closure_stream.stream(ssh, source, progress)
+        msg = err.decode(errors="replace").strip()[-4000:]
+        if rc == 255:
+            raise AnsibleConnectionFailure(f"copying {len(paths)} store path(s): ssh failed: {msg}")
+        if rc != 0:
+            raise AnsibleActionFail(f"importing {len(paths)} store path(s) failed: {msg}")
+        if time.monotonic() - started >= args["progress_interval"]:
+            self._display.display(f"disnix copy to {host}: {_mb(total)}, {len(paths)} paths in {time.monotonic() - started:.1f} s")
+        return total
+
+    def _put_and_import(self, paths: list[str], args: dict) -> int:
+        """Connections other than ssh: an export file put on the target, imported, removed."""
         with tempfile.TemporaryDirectory(prefix="disnix-export-") as local_tmp:
             local = os.path.join(local_tmp, "closure.export")
-            try:
-                store.export(paths, local, args["nix_bin_dir"])
-            except store.DeployError as exc:
-                raise AnsibleActionFail(str(exc)) from None
-            result["bytes"] = os.path.getsize(local)
+            store.export(paths, local, args["nix_bin_dir"])
+            size = os.path.getsize(local)
             remote_tmp = self._make_tmp_path()
             try:
                 remote = self._connection._shell.join_path(remote_tmp, "closure.export")
                 self._transfer_file(local, remote)
                 cmd = f"{shlex.quote(args['nix_store'])} --import < {shlex.quote(remote)} > /dev/null"
-                res = self._low_level_execute_command(cmd)
+                res = self._remote(cmd)
             finally:
                 self._remove_tmp_path(remote_tmp)
         if res["rc"] != 0:
             raise AnsibleActionFail(f"importing {len(paths)} store path(s) failed: {(res.get('stderr') or res.get('stdout') or '').strip()}")
-        return result
+        return size

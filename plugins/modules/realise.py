@@ -12,7 +12,7 @@ version_added: 0.1.0
 author:
   - disnix.deploy developers (@disnix-deploy)
 description:
-  - Builds the given derivations with C(nix-store --realise) in the target's store, for
+  - Builds the given derivations with C(nix-store --realise), 250 per call, in the target's store, for
     targets whose system the controller cannot build (Disnix's C(--build-on-targets)).
   - The derivations and their closure must already be in the target's store; C(playbooks/deploy.yml)
     copies them with M(disnix.deploy.distribute) and brings the results back with
@@ -63,13 +63,19 @@ from ansible_collections.disnix.deploy.plugins.module_utils import nix_tools
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
 
 
+# derivations per nix-store --realise call (as the controller's plugin_utils/controller_store.py)
+BUILD_CHUNK = 250
+
+
 def realise(drvs: list[str], tmpdir: str, check_mode: bool) -> dict:
     nix_tools.check_store_paths(drvs)
     nix_store = nix_tools.find_tool("nix-store")
     outputs = nix_tools.run_checked([nix_store, "--query", "--outputs", *drvs], tmpdir=tmpdir).split()
     missing = nix_tools.invalid_paths(outputs, tmpdir=tmpdir)
     if missing and not check_mode:
-        nix_tools.run_checked([nix_store, "--realise", "--quiet", *drvs], tmpdir=tmpdir)
+        # in chunks: one call with thousands of derivations is several times slower
+        for start in range(0, len(drvs), BUILD_CHUNK):
+            nix_tools.run_checked([nix_store, "--realise", "--quiet", *drvs[start:start + BUILD_CHUNK]], tmpdir=tmpdir)
     return {"changed": bool(missing), "outputs": outputs, "built": missing}
 
 

@@ -1,0 +1,171 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Streaming store paths from the controller to targets: one export for every target that
+lacks the same paths, piped into each target's ``nix-store --import``.
+
+Ansible runs the action of every host in its own worker process. The first worker that
+needs a set of paths becomes its producer: it starts ``nix-store --export`` (compressed
+when asked) writing into a spool file in the run's local temporary directory. Every
+worker, the producer too, reads that file as it grows and writes it into its own ssh
+command, so all targets receive while the export still runs, and the export (and the
+compression) happen once per set of paths, not once per target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+from typing import Callable
+
+from ansible_collections.disnix.deploy.plugins.plugin_utils.controller_store import DeployError, tool
+
+CHUNK = 1 << 20
+# a producer that wrote nothing for this long is taken to be dead
+IDLE_TIMEOUT = 300.0
+
+# compression: controller-side pipe command, target-side decompressor
+COMPRESSION = {
+    "none": (None, None),
+    "ssh": (None, None),  # ssh's own -C (zlib); slow on fast links
+    "zstd": (["zstd", "-q", "-c", "-3", "-T0"], "zstd -q -d -c"),
+    "xz": (["xz", "-q", "-c", "-3", "-T0"], "xz -q -d -c"),
+}
+
+
+def key_of(paths: list[str], compression: str) -> str:
+    return hashlib.sha256(json.dumps([compression, paths]).encode()).hexdigest()[:32]
+
+
+def nar_sizes(paths: list[str], nix_bin_dir: str | None = None) -> list[int]:
+    """NAR size of each path (from the store's database, no file is read)."""
+    sizes: list[int] = []
+    for start in range(0, len(paths), 2000):
+        batch = paths[start:start + 2000]
+        proc = subprocess.run([tool("nix-store", nix_bin_dir), "--query", "--size", *batch],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise DeployError("querying store path sizes failed: " + proc.stderr.strip())
+        sizes += [int(s) for s in proc.stdout.split()]
+    return sizes
+
+
+class SharedExport:
+    """The export stream of ``paths`` in the spool directory ``spool`` (shared by workers)."""
+
+    def __init__(self, spool: str, paths: list[str], compression: str, nix_bin_dir: str | None = None) -> None:
+        self.paths = paths
+        self.compression = compression
+        self.nix_bin_dir = nix_bin_dir
+        base = os.path.join(spool, "disnix-export-" + key_of(paths, compression))
+        self.data = base + ".data"
+        self.done = base + ".done"
+        self._procs: list[subprocess.Popen] = []
+
+    def _start_producer(self) -> bool:
+        """Becomes the producer unless another worker already is (the spool file exists)."""
+        try:
+            fd = os.open(self.data, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as out:
+            compress = COMPRESSION[self.compression][0]
+            export_cmd = [tool("nix-store", self.nix_bin_dir), "--export", *self.paths]
+            try:
+                if compress:
+                    export = subprocess.Popen(export_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    comp = subprocess.Popen(compress, stdin=export.stdout, stdout=out, stderr=subprocess.PIPE)
+                    assert export.stdout is not None
+                    export.stdout.close()
+                    self._procs = [export, comp]
+                else:
+                    self._procs = [subprocess.Popen(export_cmd, stdout=out, stderr=subprocess.PIPE)]
+            except FileNotFoundError as exc:
+                self._finish(127, f"{exc.filename} not found on the controller")
+                return True
+        return True
+
+    def _finish(self, rc: int, err: str) -> None:
+        tmp = self.done + f".{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"rc": rc, "err": err[-4000:]}, f)
+        os.replace(tmp, self.done)
+
+    def _poll_producer(self) -> None:
+        if not self._procs or any(p.poll() is None for p in self._procs):
+            return
+        rc, err = 0, ""
+        for p in self._procs:
+            assert p.stderr is not None
+            text = p.stderr.read().decode(errors="replace").strip()
+            if p.returncode != 0 and rc == 0:
+                rc, err = p.returncode, text
+        self._procs = []
+        self._finish(rc, err)
+
+    def send(self, out_fd: int, progress: Callable[[int], None]) -> int:
+        """Copies the export into ``out_fd`` as it is written (sendfile: no copy through
+        Python), until the producer has finished; the bytes sent. DeployError when the
+        export failed; BrokenPipeError when the reader went away."""
+        self._start_producer()
+        while not os.path.exists(self.data):  # pragma: no cover - only between two workers' calls
+            time.sleep(0.01)
+        sent = 0
+        with open(self.data, "rb") as src:
+            idle_since = time.monotonic()
+            while True:
+                n = os.sendfile(out_fd, src.fileno(), sent, CHUNK)
+                if n:
+                    sent += n
+                    idle_since = time.monotonic()
+                    progress(sent)
+                    continue
+                self._poll_producer()
+                if os.path.exists(self.done):
+                    if os.path.getsize(self.data) > sent:  # written before the end was recorded
+                        continue
+                    with open(self.done, encoding="utf-8") as f:
+                        status = json.load(f)
+                    if status["rc"] != 0:
+                        raise DeployError(f"exporting {len(self.paths)} store path(s) failed: {status['err']}")
+                    return sent
+                if time.monotonic() - idle_since > IDLE_TIMEOUT:
+                    raise DeployError(f"exporting store paths: nothing written for {IDLE_TIMEOUT:.0f} s")
+                time.sleep(0.005)
+
+    def close(self) -> None:
+        """Lets a producer's export finish for the other workers' sake, then records it."""
+        for p in self._procs:
+            p.wait()
+        self._poll_producer()
+
+
+def stream(cmd: list[bytes], source: SharedExport, progress: Callable[[int], None]) -> tuple[int, bytes]:
+    """Runs ``cmd`` (an ssh command) with the export on its stdin; returns (rc, stderr)."""
+    # stderr into a file, not a pipe: a chatty target must not block the stream
+    errfile = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errfile)
+    assert proc.stdin is not None
+    try:
+        try:
+            source.send(proc.stdin.fileno(), progress)
+        except BrokenPipeError:
+            pass  # the target stopped reading: its exit status and stderr say why
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        source.close()
+    rc = proc.wait()
+    errfile.seek(0)
+    err = errfile.read()
+    errfile.close()
+    return rc, err
