@@ -18,6 +18,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
+from ansible_collections.disnix.deploy.plugins.plugin_utils import plan_json
 from ansible_collections.disnix.deploy.plugins.plugin_utils import run_records
 from ansible_collections.disnix.deploy.plugins.plugin_utils import secrets
 from ansible_collections.disnix.deploy.plugins.plugin_utils import transaction as tx_logic
@@ -33,6 +34,7 @@ ARGSPEC = {
     "force": {"type": "bool", "default": False},
     "no_lock": {"type": "bool", "default": False},
     "recover_only": {"type": "bool", "default": False},
+    "plan_json": {"type": "path"},
     **store.CONTROLLER_ARGSPEC,
 }
 
@@ -70,6 +72,8 @@ class ActionModule(ActionBase):
             self._say("plan", list(manifest.get("build_lines") or []) + (tx["plan_lines"] if tx["plan"] else []))
             if tx["check"] and tx["plan"]:
                 result["diff"] = tx_logic.diff_text(tx)
+                if args["plan_json"]:
+                    self._write_plan(args["plan_json"], tx, results)
         else:
             tx = (task_vars.get("disnix_tx_result") or {}).get("tx")
             if not isinstance(tx, dict) or "run_id" not in tx:
@@ -139,6 +143,14 @@ class ActionModule(ActionBase):
         tx = tx_logic.finish(tx, committed=True)
         tx["generation"] = store.current_generation(path)
         return tx
+
+    def _write_plan(self, path: str, tx: dict[str, Any], results: dict[str, Any]) -> None:
+        lacks = {target: (results.get(host) or {}).get("invalid_paths") or [] for target, host in tx["hosts"].items()}
+        try:
+            plan_json.write(path, plan_json.build(tx, lacks))
+        except OSError as exc:
+            raise AnsibleActionFail(f"disnix_plan_json: cannot write {path}: {exc.strerror}") from None
+        display.display(f"disnix plan written to {path}")
 
     @staticmethod
     def _results(task_vars: dict[str, Any], name: str) -> dict[str, Any]:

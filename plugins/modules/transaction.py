@@ -50,6 +50,12 @@ options:
     description: With O(stage=query), only repair leftovers of dead runs (C(playbooks/unlock.yml)).
     type: bool
     default: false
+  plan_json:
+    description:
+      - With O(stage=query) in check mode, write the plan as JSON to this file on the controller
+        (schema in C(docs/plan-json.md)); container properties are left out.
+    type: path
+    version_added: 0.2.0
 extends_documentation_fragment:
   - disnix.deploy.controller
   - disnix.deploy.controller.actions
