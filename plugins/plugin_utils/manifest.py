@@ -54,6 +54,9 @@ def compose(arch: Architecture, infrastructure: dict[str, dict], profile: str) -
             "properties": infrastructure[m.target]["containers"].get(m.container, {}),
             "dependsOn": sorted(i for dep in ordering for i in ids_of_service.get(dep, [])),
             "deployState": bool(svc.get("deployState")),
+            # only when set, so manifests of models without them stay as they were
+            **({"healthCheck": svc["healthCheck"]} if svc.get("healthCheck") else {}),
+            **({"tags": svc["tags"]} if svc.get("tags") else {}),
         })
     mappings.sort(key=lambda x: (x["target"], x["service"], x["container"]))
     targets = {
