@@ -31,6 +31,7 @@ ARGSPEC = {
     "stage": {"type": "str", "required": True, "choices": list(STAGES)},
     "wave": {"type": "int"},
     "results": {"type": "str"},
+    "health": {"type": "str"},
     "force": {"type": "bool", "default": False},
     "no_lock": {"type": "bool", "default": False},
     "recover_only": {"type": "bool", "default": False},
@@ -78,7 +79,8 @@ class ActionModule(ActionBase):
             tx = (task_vars.get("disnix_tx_result") or {}).get("tx")
             if not isinstance(tx, dict) or "run_id" not in tx:
                 raise AnsibleActionFail(f"stage {stage} needs the state of the earlier stages as disnix_tx")
-            tx = self._judge(stage, args, tx, results)
+            health = self._results(task_vars, args["health"]) if args["health"] else {}
+            tx = self._judge(stage, args, tx, results, health)
         tx["active"] = tx_logic.lock_hosts(tx)
         result.update(tx=tx, changed=bool(tx["changed"]) if tx["check"] else stage == "commit" and tx["outcome"] == tx_logic.COMMITTED)
         # tx carries the real properties to the next stage: never printed, not even with -v
@@ -98,7 +100,8 @@ class ActionModule(ActionBase):
                 result["msg"] = " | ".join(lines)
         return result
 
-    def _judge(self, stage: str, args: dict[str, Any], tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    def _judge(self, stage: str, args: dict[str, Any], tx: dict[str, Any], results: dict[str, Any],
+               health: dict[str, Any]) -> dict[str, Any]:
         # every judging task runs (a skipped one would drop the state); stages after a stop pass
         if stage in ("distribute", "lock", "wave", "profiles") and not tx["go"]:
             return tx
@@ -113,7 +116,7 @@ class ActionModule(ActionBase):
                 self._say("plan, as the locked targets run", tx["plan_lines"])
             return tx
         if stage == "wave":
-            return tx_logic.after_wave(tx, args["wave"], results)
+            return tx_logic.after_wave(tx, args["wave"], results, health)
         if stage == "profiles":
             return tx_logic.after_profiles(tx, results)
         if stage == "rollback":

@@ -38,6 +38,11 @@ options:
   results:
     description: Name of the variable each host registered the stage's result in.
     type: str
+  health:
+    description:
+      - With O(stage=wave), name of the variable each host registered its health checks' result in
+        (M(disnix.deploy.health_check)); a failed check fails its host like a failed activation.
+    type: str
   force:
     description: With O(stage=query), treat every foreign lock as left by a dead run (C(playbooks/unlock.yml -e disnix_force=true)).
     type: bool

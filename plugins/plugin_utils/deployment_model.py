@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.disnix.deploy.plugins.plugin_utils import guard
 from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_nix import EVALUATE
 from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
 from ansible_collections.disnix.deploy.plugins.plugin_utils.nix_eval import translate_error
@@ -210,6 +211,8 @@ def validate(structure: dict, infrastructure: dict[str, dict], services_file: st
                              **_where(s.get("attrPosition"), services_file))
         if not s["hasPkg"]:
             raise ModelError(f"service '{attr}' has no pkg", **_where(s.get("attrPosition"), services_file))
+        s["healthCheck"] = guard.check_health(attr, s.get("healthCheck"), where)
+        s["tags"] = guard.check_tags(attr, s.get("tags"), where)
         for kind in EDGE_KINDS:
             for param, dep in sorted(s[kind].items()):
                 if dep not in services:

@@ -111,6 +111,9 @@ let
         connectsTo = edges attr "connectsTo" s;
         activatesAfter = edges attr "activatesAfter" s;
         deployState = s.deployState or false;
+        # free attributes (Disnix ignores them): plugin_utils/guard.py checks them
+        healthCheck = s.healthCheck or null;
+        tags = s.tags or null;
         position = pos "name" s;
         attrPosition = pos attr services;
       }) services;

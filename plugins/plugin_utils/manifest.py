@@ -67,6 +67,9 @@ def compose(arch: Architecture, infrastructure: dict[str, dict], profile: str) -
             "dependsOnRefs": refs(ordering),
             "connectsToRefs": refs(sorted(set(svc["connectsTo"].values()))),
             "deployState": bool(svc.get("deployState")),
+            # only when set, so manifests of models without them stay as they were
+            **({"healthCheck": svc["healthCheck"]} if svc.get("healthCheck") else {}),
+            **({"tags": svc["tags"]} if svc.get("tags") else {}),
         })
     mappings.sort(key=lambda x: (x["target"], x["service"], x["container"]))
     targets = {

@@ -20,7 +20,7 @@ from typing import Any
 
 # the journal's wave number of a profile switch: one definition, the targets' own
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import PROFILE_WAVE
-from ansible_collections.disnix.deploy.plugins.plugin_utils import transition_plan
+from ansible_collections.disnix.deploy.plugins.plugin_utils import guard, transition_plan
 from ansible_collections.disnix.deploy.plugins.plugin_utils.manifest import mapping_id
 
 # outcomes: what the run did, for the report and the exit code
@@ -86,6 +86,8 @@ def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str
         "plan": None,
         "plan_lines": [],
         "steps_by_host": {},
+        # wave -> host -> health checks run after that wave (plugin_utils/guard.py)
+        "health": {},
         "rollback_waves": [],
         "profile_wave": PROFILE_WAVE,
         "rollback_hosts": {},
@@ -241,6 +243,7 @@ def _plan(tx: dict[str, Any], actual: dict[str, Any]) -> None:
     tx["plan"] = plan
     tx["actual"] = actual
     tx["steps_by_host"] = {str(w["index"]): sorted(tx["hosts"][t] for t in w["steps"]) for w in plan["waves"]}
+    tx["health"] = guard.health_checks(plan, tx["new"], tx["hosts"])
     tx["diff"] = diff(actual, tx["new"])
     tx["changed"] = bool(plan["waves"]) or any(d["added"] or d["removed"] or d["moved_in"] or d["moved_out"] or d["rebuilt"]
                                                for d in tx["diff"])
@@ -374,7 +377,10 @@ def wave_hosts(tx: dict[str, Any], index: int) -> list[str]:
     return [h for h in tx["steps_by_host"].get(str(index), []) if h not in tx["lost"]]
 
 
-def after_wave(tx: dict[str, Any], index: int, results: dict[str, Any]) -> dict[str, Any]:
+def after_wave(tx: dict[str, Any], index: int, results: dict[str, Any],
+               health: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The wave's steps ran (``results``), then the health checks of what it activated
+    (``health``); a failed check fails its host like a failed activation."""
     tx = copy.deepcopy(tx)
     tx["stage"] = "wave %d" % index
     hosts = tx["steps_by_host"].get(str(index), [])
@@ -386,6 +392,14 @@ def after_wave(tx: dict[str, Any], index: int, results: dict[str, Any]) -> dict[
             tx["lost"][host] = "wave %d: %s" % (index, msg)
         elif status != "ok":
             tx["failed"][host] = "wave %d: %s" % (index, msg)
+    for host in tx.get("health", {}).get(str(index), {}):
+        if host in tx["lost"] or host in tx["failed"]:
+            continue
+        status, msg = host_result((health or {}).get(host))
+        if status == "unreachable":
+            tx["lost"][host] = "wave %d: health checks: %s" % (index, msg)
+        elif status != "ok":
+            tx["failed"][host] = guard.health_failures(index, host, (health or {}).get(host) or {})
     if tx["lost"] or tx["failed"]:
         tx["go"] = False
         _plan_rollback(tx)

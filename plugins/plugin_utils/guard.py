@@ -1,0 +1,236 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Health checks, selective deploys and secrets outside the store: the controller's pure part.
+
+- ``healthCheck`` is a free attribute of a service (Disnix ignores attributes it does not
+  know, so the models stay valid Disnix models). ``check_health`` validates and normalises it.
+- ``tags`` (a free attribute too) and ``disnix_only`` select services; ``select`` computes
+  the selection with everything it depends on.
+- ``disnix_keys`` names the secret files a service needs on its target; ``check_keys``
+  validates them. Values never enter a manifest, a plan or a message.
+
+No Ansible, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
+
+DEFAULT_TIMEOUT = 10
+MAX_TIMEOUT = 3600
+HEALTH_KEYS = ("name", "command", "tcpPort", "host", "timeout", "interval")
+
+
+def _fail(attr: str, problem: str, where: dict[str, Any]) -> ModelError:
+    return ModelError(f"service '{attr}': healthCheck {problem}. Nothing was changed.", **where)
+
+
+def _number(attr: str, check: dict, key: str, default: float, where: dict[str, Any]) -> float:
+    value = check.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT:
+        raise _fail(attr, f"{key} must be a number of seconds above 0 and at most {MAX_TIMEOUT}, got {value!r}", where)
+    return value
+
+
+def check_health(attr: str, value: Any, where: dict[str, Any]) -> dict[str, Any] | None:
+    """The normalised health check of service ``attr`` (None when it has none):
+    ``{name, command (argv list) | None, shell, tcpPort | None, host, timeout, interval}``.
+
+    ``command`` is an argv list (run as it is) or a string (the user's shell command, run
+    as ``/bin/sh -c <string>``: nothing else is interpolated into it); ``tcpPort`` is a port
+    that must accept a connection on ``host`` (default 127.0.0.1, the target itself). The
+    check is repeated every ``interval`` seconds until it passes or ``timeout`` ends."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _fail(attr, f"must be an attribute set such as {{ tcpPort = 5000; }} or {{ command = [ ... ]; }}, got a {type(value).__name__}", where)
+    unknown = sorted(set(value) - set(HEALTH_KEYS))
+    if unknown:
+        raise _fail(attr, f"has unknown attribute(s) {', '.join(unknown)} (known: {', '.join(HEALTH_KEYS)})", where)
+    if ("command" in value) == ("tcpPort" in value):
+        raise _fail(attr, "needs exactly one of command and tcpPort", where)
+    timeout = _number(attr, value, "timeout", DEFAULT_TIMEOUT, where)
+    interval = _number(attr, value, "interval", 1, where)
+    out: dict[str, Any] = {"command": None, "shell": False, "tcpPort": None, "host": "127.0.0.1",
+                           "timeout": timeout, "interval": interval}
+    if "command" in value:
+        cmd = value["command"]
+        if isinstance(cmd, str) and cmd.strip():
+            out.update(command=["/bin/sh", "-c", cmd], shell=True)
+            label = cmd
+        elif isinstance(cmd, list) and cmd and all(isinstance(a, str) for a in cmd) and cmd[0]:
+            out["command"] = list(cmd)
+            label = " ".join(cmd)
+        else:
+            raise _fail(attr, f"command must be a non-empty string (a shell command) or a list of strings (argv), got {cmd!r}", where)
+        if any("\0" in a for a in out["command"]):
+            raise _fail(attr, "command contains a NUL character", where)
+        default_name = "command " + (label if len(label) <= 60 else label[:57] + "...")
+    else:
+        port = value["tcpPort"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise _fail(attr, f"tcpPort must be a port number (1-65535), got {port!r}", where)
+        host = value.get("host", "127.0.0.1")
+        if not isinstance(host, str) or not host or host.startswith("-") or any(c.isspace() or c == "\0" for c in host):
+            raise _fail(attr, f"host must be a host name or address, got {host!r}", where)
+        out.update(tcpPort=port, host=host)
+        default_name = f"tcp {host}:{port}"
+    name = value.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise _fail(attr, f"name must be a non-empty string, got {name!r}", where)
+    out["name"] = name
+    return out
+
+
+def check_tags(attr: str, value: Any, where: dict[str, Any]) -> list[str]:
+    """The tags of service ``attr``: a list of strings (the free attribute ``tags``)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
+        raise ModelError(f"service '{attr}': tags must be a list of non-empty strings, got {value!r}. Nothing was changed.", **where)
+    return sorted(set(value))
+
+
+def health_checks(plan: dict[str, Any], new: dict[str, Any], hosts: dict[str, str]) -> dict[str, dict[str, list[dict]]]:
+    """Per wave (index as a string) and host: the checks of the services that wave activates,
+    each with its service, target, container and the container's properties (the check's
+    environment)."""
+    checks_of = {(m["key"], m["target"], m["container"]): m for m in new["mappings"] if m.get("healthCheck")}
+    out: dict[str, dict[str, list[dict]]] = {}
+    for wave in plan["waves"]:
+        if wave["op"] != "activate":
+            continue
+        for target, steps in sorted(wave["steps"].items()):
+            for step in steps:
+                m = checks_of.get((step["key"], target, step["container"]))
+                if m and target in hosts:
+                    out.setdefault(str(wave["index"]), {}).setdefault(hosts[target], []).append(
+                        dict(m["healthCheck"], service=m["service"], target=target, container=m["container"],
+                             properties=m.get("properties") or {}))
+    return out
+
+
+def health_failures(index: int, host: str, result: dict[str, Any]) -> str:
+    """The failure text of a health check result, naming each failed check and its service."""
+    failed = result.get("failed_checks") or []
+    if failed:
+        return "wave %d: %s" % (index, "; ".join("health check '%s' of service %s failed: %s"
+                                                   % (c.get("name"), c.get("service"), c.get("reason")) for c in failed))
+    return "wave %d: health checks: %s" % (index, result.get("msg") or "failed")
+
+
+# -- selective deploys -----------------------------------------------------------------------
+
+TAG_PREFIX = "tag:"
+
+
+def parse_only(value: Any) -> list[str]:
+    """``disnix_only`` as a list: a list of strings or one comma-separated string."""
+    if value is None or value == "" or value == []:
+        return []
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value]
+    else:
+        raise ValueError(f"disnix_only must be a list of service names or tag:NAME, or a comma-separated string, got {value!r}")
+    items = [v for v in items if v]
+    if not items:
+        raise ValueError("disnix_only names no service")
+    return items
+
+
+def select(services: dict[str, dict[str, Any]], only: list[str]) -> set[str]:
+    """The services ``only`` names (by name, or ``tag:NAME`` for every service tagged NAME)
+    plus, transitively, every service they depend on (dependsOn, connectsTo, activatesAfter);
+    ``services`` maps names to their evaluated structure. Raises ValueError naming a name or
+    tag that matches nothing."""
+    chosen: set[str] = set()
+    for item in only:
+        if item.startswith(TAG_PREFIX):
+            tag = item[len(TAG_PREFIX):]
+            found = {n for n, s in services.items() if tag in (s.get("tags") or [])}
+            if not found:
+                raise ValueError(f"disnix_only: no distributed service has the tag {tag!r}")
+            chosen |= found
+        elif item in services:
+            chosen.add(item)
+        else:
+            raise ValueError(f"disnix_only: {item!r} is not a distributed service (known: {', '.join(sorted(services))})")
+    todo = list(chosen)
+    while todo:
+        s = services[todo.pop()]
+        for kind in ("dependsOn", "connectsTo", "activatesAfter"):
+            for dep in (s.get(kind) or {}).values():
+                if dep in services and dep not in chosen:
+                    chosen.add(dep)
+                    todo.append(dep)
+    return chosen
+
+
+def restrict(new: dict[str, Any], current: dict[str, Any] | None, chosen: set[str]) -> dict[str, Any]:
+    """The manifest of a selective deploy: the chosen services' mappings from ``new``, every
+    other service's mappings as ``current`` (what is deployed) has them. Mappings of other
+    services that ``current`` has keep their dependency edges only to mappings that remain."""
+    kept = [m for m in new["mappings"] if m["service"] in chosen]
+    kept += [dict(m) for m in (current or {}).get("mappings", []) if m["service"] not in chosen]
+    ids = {m["id"] for m in kept}
+    for m in kept:
+        m["dependsOn"] = sorted(i for i in m.get("dependsOn") or [] if i in ids)
+    kept.sort(key=lambda x: (x["target"], x["service"], x["container"]))
+    return dict(new, mappings=kept)
+
+
+# -- secrets outside the store ---------------------------------------------------------------
+
+KEY_NAME = re.compile(r"^[A-Za-z0-9_.@+-]+$")
+KEYS_DIR = "/run/keys/disnix"
+KEY_FIELDS = ("name", "value", "owner", "group", "mode", "dest")
+
+
+def check_keys(value: Any, services: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """``disnix_keys`` validated: ``{service: [{name, value, owner, group, mode, dest}]}``.
+
+    ``dest`` defaults to ``/run/keys/disnix/<service>/<name>`` (tmpfs on most systems, never
+    the store); ``mode`` is an octal string, default ``0600``. Errors never quote a value."""
+    if value is None or value == {}:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"disnix_keys must be a dict of service name -> list of keys, got a {type(value).__name__}")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for service, keys in sorted(value.items()):
+        if service not in services:
+            raise ValueError(f"disnix_keys: {service!r} is not a service of the services model")
+        if not isinstance(keys, list):
+            raise ValueError(f"disnix_keys.{service} must be a list of keys")
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            place = f"disnix_keys.{service}[{i}]"
+            if not isinstance(key, dict):
+                raise ValueError(f"{place} must be a dict with name and value")
+            unknown = sorted(set(key) - set(KEY_FIELDS))
+            if unknown:
+                raise ValueError(f"{place} has unknown field(s) {', '.join(unknown)} (known: {', '.join(KEY_FIELDS)})")
+            name = key.get("name")
+            if not isinstance(name, str) or not KEY_NAME.match(name) or name in (".", ".."):
+                raise ValueError(f"{place}: name must be a file name (letters, digits, _ . @ + -), got {name!r}")
+            if "value" not in key or not isinstance(key["value"], str):
+                raise ValueError(f"{place} ({name}): value must be a string (from a variable or Ansible Vault)")
+            dest = key.get("dest") or f"{KEYS_DIR}/{service}/{name}"
+            if not isinstance(dest, str) or not dest.startswith("/") or "/../" in dest + "/" or dest.startswith("/nix/"):
+                raise ValueError(f"{place} ({name}): dest must be an absolute path outside /nix, got {dest!r}")
+            if dest in seen:
+                raise ValueError(f"{place} ({name}): dest {dest} is used twice")
+            seen.add(dest)
+            mode = str(key.get("mode", "0600"))
+            if not re.match(r"^0?[0-7]{3}$", mode):
+                raise ValueError(f"{place} ({name}): mode must be an octal string such as '0600', got {mode!r}")
+            for field in ("owner", "group"):
+                if key.get(field) is not None and (not isinstance(key[field], str) or not key[field] or key[field].startswith("-")):
+                    raise ValueError(f"{place} ({name}): {field} must be a user or group name")
+            out.setdefault(service, []).append({"name": name, "value": key["value"], "dest": dest, "mode": mode.rjust(4, "0"),
+                                                "owner": key.get("owner"), "group": key.get("group")})
+    return out

@@ -1,0 +1,6 @@
+{ infrastructure }:
+{
+  db = [ infrastructure.test1 ];
+  api = [ infrastructure.test2 ];
+  web = [ infrastructure.test3 ];
+}

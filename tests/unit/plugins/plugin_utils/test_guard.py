@@ -1,0 +1,158 @@
+# Copyright: (c) 2026, disnix.deploy developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Health checks, selective deploys and keys: the controller's pure part (plugin_utils/guard.py)
+and the transaction's handling of failed health checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.disnix.deploy.plugins.plugin_utils import guard
+from ansible_collections.disnix.deploy.plugins.plugin_utils import transaction as tx
+from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
+
+from ansible_collections.disnix.deploy.tests.unit.plugins.plugin_utils.test_transaction import HOSTS, OLD, locked, manifest, mapping, started
+
+WHERE = {"path": "services.nix", "line": 7, "column": 3}
+
+
+def test_health_check_shapes_are_normalised():
+    tcp = guard.check_health("web", {"tcpPort": 5000, "timeout": 3}, WHERE)
+    assert tcp == {"name": "tcp 127.0.0.1:5000", "command": None, "shell": False, "tcpPort": 5000, "host": "127.0.0.1",
+                   "timeout": 3, "interval": 1}
+    argv = guard.check_health("web", {"command": ["curl", "-sf", "http://localhost/"], "name": "answers"}, WHERE)
+    assert argv["command"] == ["curl", "-sf", "http://localhost/"] and not argv["shell"] and argv["name"] == "answers"
+    # a shell command the user wrote is one argument of /bin/sh -c, nothing is spliced into it
+    sh = guard.check_health("web", {"command": "test -s \"$runtimeDir/web.pid\""}, WHERE)
+    assert sh["command"] == ["/bin/sh", "-c", "test -s \"$runtimeDir/web.pid\""] and sh["shell"]
+    assert sh["name"] == "command test -s \"$runtimeDir/web.pid\"" and sh["timeout"] == guard.DEFAULT_TIMEOUT
+    assert guard.check_health("web", None, WHERE) is None
+
+
+@pytest.mark.parametrize("value, problem", [
+    ({"tcpPort": 5000, "command": "true"}, "exactly one of command and tcpPort"),
+    ({}, "exactly one of command and tcpPort"),
+    ({"tcpPort": 70000}, "tcpPort must be a port number"),
+    ({"tcpPort": True}, "tcpPort must be a port number"),
+    ({"command": []}, "command must be a non-empty string"),
+    ({"command": ["a", 1]}, "command must be a non-empty string"),
+    ({"command": "true", "timeout": 0}, "timeout must be a number of seconds"),
+    ({"command": "true", "retries": 3}, "unknown attribute(s) retries"),
+    ({"tcpPort": 1, "host": "-oProxyCommand=x"}, "host must be a host name"),
+    ("true", "must be an attribute set"),
+])
+def test_bad_health_checks_name_the_service_the_place_and_the_problem(value, problem):
+    with pytest.raises(ModelError) as err:
+        guard.check_health("web", value, WHERE)
+    text = str(err.value)
+    assert problem in text and "service 'web'" in text and "services.nix" in text and "7" in text
+
+
+def test_tags_are_a_list_of_strings():
+    assert guard.check_tags("a", ["b", "a", "b"], WHERE) == ["a", "b"]
+    assert guard.check_tags("a", None, WHERE) == []
+    with pytest.raises(ModelError, match="tags must be a list"):
+        guard.check_tags("a", "backend", WHERE)
+
+
+SERVICES = {"db": {"dependsOn": {}, "tags": ["backend"]},
+            "api": {"dependsOn": {"db": "db"}, "tags": ["backend"]},
+            "web": {"dependsOn": {"api": "api"}, "connectsTo": {}, "activatesAfter": {}},
+            "cache": {"connectsTo": {"db": "db"}},
+            "tools": {}}
+
+
+def test_selection_takes_every_dependency_by_name_and_by_tag():
+    assert guard.select(SERVICES, ["web"]) == {"web", "api", "db"}
+    assert guard.select(SERVICES, ["cache"]) == {"cache", "db"}
+    assert guard.select(SERVICES, ["tag:backend"]) == {"db", "api"}
+    assert guard.select(SERVICES, ["tools", "db"]) == {"tools", "db"}
+    with pytest.raises(ValueError, match="'nope' is not a distributed service"):
+        guard.select(SERVICES, ["nope"])
+    with pytest.raises(ValueError, match="no distributed service has the tag 'front'"):
+        guard.select(SERVICES, ["tag:front"])
+    assert guard.parse_only("api, tag:backend") == ["api", "tag:backend"]
+    assert guard.parse_only("") == []
+    with pytest.raises(ValueError):
+        guard.parse_only(",")
+    with pytest.raises(ValueError):
+        guard.parse_only({"api": 1})
+
+
+def test_restrict_keeps_what_is_deployed_for_everything_not_selected():
+    new = manifest(mapping("db", "t3"), mapping("api", "t2", key="api-k2", deps=[mapping("db", "t3")["id"]]),
+                   mapping("web", "t1", key="web-k2", deps=[mapping("api", "t2", key="api-k2")["id"]]))
+    current = manifest(mapping("db", "t1"), mapping("api", "t2", deps=[mapping("db", "t1")["id"]]),
+                       mapping("web", "t3", deps=[mapping("api", "t2")["id"]]))
+    out = guard.restrict(new, current, {"api", "db"})
+    assert sorted((m["service"], m["target"], m["key"]) for m in out["mappings"]) == [
+        ("api", "t2", "api-k2"), ("db", "t3", "db-k"), ("web", "t3", "web-k")]
+    web = next(m for m in out["mappings"] if m["service"] == "web")
+    assert web["dependsOn"] == []   # api's old mapping is gone; the edge with it
+    assert current["mappings"][2]["dependsOn"]  # the input is not changed
+
+
+def test_keys_are_checked_and_never_quoted():
+    keys = guard.check_keys({"api": [{"name": "db-password", "value": "s3cr3t-value", "owner": "nobody"}]}, {"api", "db"})
+    assert keys == {"api": [{"name": "db-password", "value": "s3cr3t-value", "dest": "/run/keys/disnix/api/db-password",
+                             "mode": "0600", "owner": "nobody", "group": None}]}
+    for bad, problem in [({"nope": []}, "not a service"),
+                         ({"api": [{"name": "../x", "value": "s3cr3t-value"}]}, "name must be a file name"),
+                         ({"api": [{"name": "k", "value": 5}]}, "value must be a string"),
+                         ({"api": [{"name": "k", "value": "s3cr3t-value", "dest": "/nix/store/x"}]}, "outside /nix"),
+                         ({"api": [{"name": "k", "value": "s3cr3t-value", "mode": "rw"}]}, "mode must be an octal"),
+                         ({"api": [{"name": "k", "value": "s3cr3t-value", "colour": 1}]}, "unknown field(s) colour")]:
+        with pytest.raises(ValueError) as err:
+            guard.check_keys(bad, {"api", "db"})
+        assert problem in str(err.value) and "s3cr3t-value" not in str(err.value)
+
+
+def checked(m, check):
+    return dict(m, healthCheck=check)
+
+
+HEALTHY = {"name": "answers", "command": ["/bin/true"], "shell": False, "tcpPort": None, "host": "127.0.0.1",
+           "timeout": 2, "interval": 1}
+NEW_CHECKED = manifest(mapping("db", "t3"),
+                       checked(mapping("api", "t2", key="api-k2", deps=[mapping("db", "t3")["id"]]), HEALTHY),
+                       mapping("tools", "t1", type_="package"))
+
+
+def test_health_checks_run_after_the_wave_that_activates_their_service():
+    state = locked(started(new=NEW_CHECKED))
+    # waves: 0 deactivate api, 1 deactivate db, 2 activate db, 3 activate api
+    assert list(state["health"]) == ["3"] and list(state["health"]["3"]) == ["h2"]
+    check = state["health"]["3"]["h2"][0]
+    assert check["service"] == "api" and check["name"] == "answers" and check["target"] == "t2"
+
+
+def test_a_failed_health_check_rolls_back_like_a_failed_activation_and_names_the_check():
+    state = locked(started(new=NEW_CHECKED))
+    for wave, host in ((0, "h2"), (1, "h1"), (2, "h3")):
+        state = tx.after_wave(state, wave, {host: {"changed": True}})
+    assert state["go"]
+    failed_check = {"failed": True, "msg": "x", "failed_checks": [
+        {"name": "answers", "service": "api", "ok": False, "reason": "exit code 1: no"}]}
+    state = tx.after_wave(state, 3, {"h2": {"changed": True}}, {"h2": failed_check})
+    assert not state["go"] and state["rollback_waves"] == [3, 2, 1, 0]
+    assert state["failed"]["h2"] == "wave 3: health check 'answers' of service api failed: exit code 1: no"
+    state = tx.finish(tx.after_unlock(state, {h: {"changed": True} for h in state["locked"]}), committed=False)
+    assert state["outcome"] == tx.ROLLED_BACK and tx.failed(state)
+    assert any("health check 'answers' of service api" in line for line in tx.report(state))
+
+
+def test_a_passed_or_skipped_health_check_lets_the_wave_go_on():
+    state = locked(started(new=NEW_CHECKED))
+    for wave, host in ((0, "h2"), (1, "h1"), (2, "h3")):
+        state = tx.after_wave(state, wave, {host: {"changed": True}})
+    state = tx.after_wave(state, 3, {"h2": {"changed": True}}, {"h2": {"changed": False, "checks": []}})
+    assert state["go"] and not state["failed"]
+    # an activation that failed is reported as such, not as a health check
+    state = locked(started(new=NEW_CHECKED))
+    state = tx.after_wave(state, 3, {"h2": {"failed": True, "msg": "api: exit 1"}}, {"h2": {"skipped": True}})
+    assert state["failed"]["h2"] == "wave 3: api: exit 1"
+
+
+def test_models_without_checks_have_none():
+    state = locked(started())
+    assert state["health"] == {} and OLD["mappings"] and set(HOSTS) == {"t1", "t2", "t3"}
