@@ -1,0 +1,2 @@
+# playbooks/undeploy.yml: no services
+{ ... }: { }

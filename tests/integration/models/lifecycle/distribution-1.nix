@@ -1,0 +1,5 @@
+{ infrastructure }:
+{
+  counter = [ infrastructure.test1 ];
+  blob = [ infrastructure.test1 infrastructure.test2 ];
+}
