@@ -117,6 +117,20 @@ def lab_instance(request):
     lab.down()
 
 
+@pytest.fixture(scope="session")
+def upstream():
+    """The real upstream Disnix and Dysnomia, built once into a cache (tests/integration/upstream.py)."""
+    import upstream as upstream_tools  # pylint: disable=import-outside-toplevel
+
+    try:
+        prefix, seconds = upstream_tools.build()
+    except upstream_tools.UpstreamUnavailable as exc:
+        pytest.skip(f"upstream Disnix unavailable: {exc}")
+    if seconds > 30:
+        print(f"\n[upstream] built the upstream toolset in {seconds:.0f} s: {prefix}")
+    return upstream_tools.Upstream(prefix)
+
+
 def write_inventory(directory, infrastructure_nix: str, name: str = "lab.disnix.yml") -> str:
     """A disnix inventory source for a model text; returns the config file path."""
     os.makedirs(directory, exist_ok=True)
