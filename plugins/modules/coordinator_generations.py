@@ -65,7 +65,7 @@ profile_dir:
   returned: always
   type: str
 lines:
-  description: One line per generation, C(<N>[ (current)]: <service>@<target>, ...).
+  description: 'One line per generation, C(<N>[ (current)]: <service>@<target>, ...).'
   returned: always
   type: list
   elements: str

@@ -57,7 +57,7 @@ generations:
   type: list
   elements: dict
 lines:
-  description: One line per generation, C(<N>[ (current)]: <services>).
+  description: 'One line per generation, C(<N>[ (current)]: <services>).'
   returned: always
   type: list
   elements: str

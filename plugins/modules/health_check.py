@@ -79,7 +79,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - disnix.deploy developers
+  - disnix.deploy developers (@disnix-deploy)
 """
 
 EXAMPLES = r"""

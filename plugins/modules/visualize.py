@@ -15,7 +15,7 @@ description:
     and cores; the services deployed there are boxes inside it, labelled with their type (and
     coloured by type); every dependency is an arrow from the dependant to what it depends on,
     also across targets.
-  - With O(plan), draws the plan that check mode writes to C(disnix_plan_json) instead: added and
+  - With O(plan), draws the plan that check mode writes to C(disnix_plan_json) instead. Added and
     moved-here services green, removed and moved-away ones red and dashed, rebuilt ones orange,
     untouched ones grey, a dotted arrow for each move, and a key of the colours.
   - Without O(plan) or O(manifest), draws the current generation of the controller profile.

@@ -78,7 +78,8 @@ class SharedExport:
                 if compress:
                     export = subprocess.Popen(export_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                     comp = subprocess.Popen(compress, stdin=export.stdout, stdout=out, stderr=subprocess.PIPE)
-                    assert export.stdout is not None
+                    if export.stdout is None:  # Popen gave a pipe; for the type checker
+                        raise AssertionError('export.stdout')
                     export.stdout.close()
                     self._procs = [export, comp]
                 else:
@@ -99,7 +100,8 @@ class SharedExport:
             return
         rc, err = 0, ""
         for p in self._procs:
-            assert p.stderr is not None
+            if p.stderr is None:  # Popen gave a pipe; for the type checker
+                raise AssertionError('p.stderr')
             text = p.stderr.read().decode(errors="replace").strip()
             if p.returncode != 0 and rc == 0:
                 rc, err = p.returncode, text
@@ -148,7 +150,8 @@ def stream(cmd: list[bytes], source: SharedExport, progress: Callable[[int], Non
     # stderr into a file, not a pipe: a chatty target must not block the stream
     errfile = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errfile)
-    assert proc.stdin is not None
+    if proc.stdin is None:  # Popen gave a pipe; for the type checker
+        raise AssertionError('proc.stdin')
     try:
         try:
             source.send(proc.stdin.fileno(), progress)

@@ -168,7 +168,8 @@ let
         if params == { } then s.pkg
         else if callable then s.pkg params
         else throw ("service '${name}' (${where name}): it has inter-dependencies (${concatStringsSep ", " (attrNames params)}), "
-          + "so Disnix calls its pkg with them, but pkg is a ${typeOf s.pkg}, not a function: write pkg = { ${concatStringsSep ", " (attrNames params)} }: ...");
+          + "so Disnix calls its pkg with them, but pkg is a ${typeOf s.pkg}, not a function: "
+          + "write pkg = { ${concatStringsSep ", " (attrNames params)} }: ...");
     in
       if isAttrs pkg && pkg ? outPath && pkg ? drvPath then pkg
       else if isFunction pkg || (isAttrs pkg && pkg ? __functor) then
@@ -178,7 +179,8 @@ let
           + ": a package expression with an inner function header for inter-dependencies must only have one when the service has some "
           + "(an empty header `{ }:` is the classic cause of \"attribute 'outPath' missing\", disnix#13); "
           + "remove it, or call the function in the services model")
-      else throw "service '${name}' (${where name}): pkg must be a derivation, got ${if isAttrs pkg then "an attribute set without outPath/drvPath" else "a ${typeOf pkg}"}"
+      else throw ("service '${name}' (${where name}): pkg must be a derivation, got "
+        + (if isAttrs pkg then "an attribute set without outPath/drvPath" else "a ${typeOf pkg}"))
   ) (servicesFor system));
 
   # Disnix's service key (generate-deployment-model.nix): the sha256 of

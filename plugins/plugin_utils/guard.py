@@ -117,8 +117,9 @@ def health_failures(index: int, host: str, result: dict[str, Any]) -> str:
     """The failure text of a health check result, naming each failed check and its service."""
     failed = result.get("failed_checks") or []
     if failed:
-        return "wave %d: %s" % (index, "; ".join("health check '%s' of service %s failed: %s"
-                                                   % (c.get("name"), c.get("service"), c.get("reason")) for c in failed))
+        checks = ("health check '%s' of service %s failed: %s" % (c.get("name"), c.get("service"), c.get("reason"))
+                  for c in failed)
+        return "wave %d: %s" % (index, "; ".join(checks))
     return "wave %d: health checks: %s" % (index, result.get("msg") or "failed")
 
 

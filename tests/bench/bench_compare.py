@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import os
 import re
 import shutil
@@ -221,13 +222,13 @@ def build_figures(n: int) -> list[tuple]:
 
 
 def fmt(t: float) -> str:
-    return "—" if t != t else f"{t:.2f} s"
+    return "—" if math.isnan(t) else f"{t:.2f} s"
 
 
 def table(rows: list[tuple]) -> str:
     lines = ["| figure | this collection | baseline | ratio |", "|---|---|---|---|"]
     for what, ours, base_name, base in rows:
-        ratio = "—" if base != base or ours != ours else f"{ours / base:.2f}"
+        ratio = "—" if math.isnan(base) or math.isnan(ours) else f"{ours / base:.2f}"
         lines.append(f"| {what} | {fmt(ours)} | {base_name} {fmt(base)} | {ratio} |")
     return "\n".join(lines)
 
@@ -237,18 +238,18 @@ def plot(rows: list[tuple], path: str) -> bool:
     dot = shutil.which("dot")
     if not dot:
         return False
-    top = max([r[1] for r in rows if r[1] == r[1]] + [r[3] for r in rows if r[3] == r[3]] + [1e-9])
+    top = max([r[1] for r in rows if not math.isnan(r[1])] + [r[3] for r in rows if not math.isnan(r[3])] + [1e-9])
     cells = []
     for what, ours, base_name, base in rows:
-        def bar(t: float, colour: str) -> str:
-            width = max(1, int(400 * t / top)) if t == t else 1
-            return (f'<TR><TD ALIGN="LEFT" BORDER="0">{"" if t != t else f"{t:.2f} s"}</TD>'
+        def bar_row(t: float, colour: str) -> str:
+            width = max(1, int(400 * t / top)) if not math.isnan(t) else 1
+            return (f'<TR><TD ALIGN="LEFT" BORDER="0">{"" if math.isnan(t) else f"{t:.2f} s"}</TD>'
                     f'<TD ALIGN="LEFT" BORDER="0"><TABLE BORDER="0" CELLSPACING="0"><TR><TD WIDTH="{width}" HEIGHT="12" '
                     f'BGCOLOR="{colour}" FIXEDSIZE="TRUE"></TD></TR></TABLE></TD></TR>')
         label = what.replace("&", "&amp;").replace("<", "&lt;").replace("`", "")
         base_label = base_name.replace("`", "")
         cells.append(f'<TR><TD COLSPAN="2" ALIGN="LEFT" BORDER="0"><B>{label}</B> (blue: this collection, '
-                     f'grey: {base_label})</TD></TR>{bar(ours, "#3b6fb6")}{bar(base, "#999999")}')
+                     f'grey: {base_label})</TD></TR>{bar_row(ours, "#3b6fb6")}{bar_row(base, "#999999")}')
     src = ('digraph bench { node [shape=plaintext fontname="Helvetica" fontsize=11]; '
            f't [label=<<TABLE BORDER="0" CELLSPACING="2">{"".join(cells)}</TABLE>>]; }}')
     subprocess.run([dot, "-Tpng", "-o", path], input=src, text=True, check=True)

@@ -36,7 +36,7 @@ def deployed(lab_instance, upstream, tmp_path_factory):
 
 
 def test_disnix_env_deploys_scenario1(deployed):
-    lab, _, proc, _, coordinator = deployed
+    lab, proc, coordinator = deployed[0], deployed[2], deployed[4]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     answer = lab.ssh("test1", f"printf 'hello\\nquit\\n' | {CLIENT}", check=False)
     assert answer.stdout == "Hello world!\n", answer
@@ -49,7 +49,7 @@ def test_disnix_env_deploys_scenario1(deployed):
 
 
 def test_disnix_query_lists_the_services(deployed):
-    lab, upstream, proc, infrastructure, _ = deployed
+    lab, upstream, proc, infrastructure = deployed[:4]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     query = upstream.run(lab, "disnix-query", infrastructure, check=True)
     out = query.stdout

@@ -213,7 +213,8 @@ def test_pkg_from_callpackage_with_override_wrapping(tmp_path):
         {{ system, ... }}:
         let
           {CALL_PACKAGE}
-          serverFn = {{ system, port }}: derivation {{ name = "server-${{toString port}}"; inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; }};
+          serverFn = {{ system, port }}: derivation {{
+            name = "server-${{toString port}}"; inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; }};
           clientFn = {{ system }}: {{ server }}: derivation {{
             name = "client-at-" + server.target.properties.hostname + "-" + toString server.port;
             inherit system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; }};
