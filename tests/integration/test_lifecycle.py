@@ -81,7 +81,7 @@ def test_undeploy_stops_everything_and_empties_the_profiles(lab, coordinator):
     assert run.rc == 0, run
     assert not counter_active(lab, "test1")
     assert profile_services(lab, "test1") == [] and profile_services(lab, "test2") == []
-    assert sh(lab, "test1", f"ls {PROFILE}/") == "manifest.nix\nprofilemanifest.json"
+    assert sh(lab, "test1", f"ls {PROFILE}/") == "manifest.nix\nprofilemanifest.json\nprofilemanifest.xml"
     listing = play(lab, coordinator, "generations.yml")
     assert listing.rc == 0, listing
     assert "2 (current): nothing" in listing.out and "1: blob@test1, blob@test2, counter@test1" in listing.out
