@@ -24,8 +24,12 @@ import time
 from ansible_collections.disnix.deploy.plugins.module_utils import nix_tools
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import hostname
 
-OPERATIONS = ("activate", "deactivate", "lock", "unlock")
+OPERATIONS = ("activate", "deactivate", "lock", "unlock", "snapshot", "restore")
 BUILTIN_TYPES = ("process", "wrapper", "echo", "package")
+# Types whose snapshot and restore keep state: the wrapper (its component implements them)
+# and the Dysnomia modules that implement both (dysnomia-modules/*.in of Dysnomia 0.10).
+SNAPSHOT_TYPES = ("wrapper", "ejabberd-dump", "fileset", "influx-database", "mongo-database", "mysql-database",
+                  "nixos-configuration", "postgresql-database", "subversion-repository")
 DEFAULT_STATEDIR = "/var/state/dysnomia"
 DEFAULT_RUNTIME_DIR = "/var/run"
 DEFAULT_TIMEOUT = 10
@@ -51,6 +55,8 @@ class Operation:
     key: str = ""
     timeout: float = DEFAULT_TIMEOUT
     command_timeout: float = COMMAND_TIMEOUT
+    # Dysnomia's state directory, as DYSNOMIA_STATEDIR (snapshots go below it)
+    statedir: str = DEFAULT_STATEDIR
 
     @property
     def container_name(self) -> str:
@@ -97,7 +103,7 @@ def property_value(value: object) -> str:
 def operation_env(operation: Operation) -> dict:
     """Container properties as variables, plus PATH and DYSNOMIA_STATEDIR."""
     env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
-    env["DYSNOMIA_STATEDIR"] = DEFAULT_STATEDIR
+    env["DYSNOMIA_STATEDIR"] = operation.statedir or DEFAULT_STATEDIR
     for name, value in (operation.properties or {}).items():
         name = str(name)
         if not name or "=" in name or "\0" in name:
@@ -247,6 +253,11 @@ def _wait(predicate, timeout: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
+
+
+def can_snapshot(service_type: str) -> bool:
+    """Whether snapshot/restore of this type keeps state (a provider's path: its modules decide)."""
+    return service_type in SNAPSHOT_TYPES or service_type.startswith("/")
 
 
 def _process(operation: Operation) -> OperationResult:

@@ -206,7 +206,7 @@ def test_unknown_type_goes_to_dysnomia(lab, monkeypatch):
 
 
 def test_unknown_operation():
-    result = run_operation(Operation(op="snapshot", pkg="/nix/store/x", type="echo"))
+    result = run_operation(Operation(op="frobnicate", pkg="/nix/store/x", type="echo"))
     assert not result.ok and "unknown operation" in result.output
 
 
