@@ -11,6 +11,7 @@ commit record) happen here, only when that logic says every target confirmed.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
@@ -25,11 +26,13 @@ from ansible_collections.disnix.deploy.plugins.plugin_utils import transaction a
 
 display = Display()
 
-STAGES = ("query", "recover", "distribute", "lock", "wave", "profiles", "rollback", "commit", "unlock", "report")
+STAGES = ("query", "recover", "distribute", "lock", "wave", "migrate", "profiles", "rollback", "commit", "unlock", "report")
 
 ARGSPEC = {
     "stage": {"type": "str", "required": True, "choices": list(STAGES)},
     "wave": {"type": "int"},
+    "phase": {"type": "str", "choices": list(tx_logic.MIGRATION_PHASES)},
+    "deploy_state": {"type": "bool", "default": False},
     "results": {"type": "str"},
     "health": {"type": "str"},
     "force": {"type": "bool", "default": False},
@@ -68,7 +71,8 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("stage query needs the result of disnix.deploy.manifest as disnix_manifest")
             tx = tx_logic.start(manifest, list(task_vars["groups"].get(task_vars.get("disnix_targets_group") or "disnix_targets", [])),
                                 list(task_vars.get("ansible_play_hosts_all") or []), self._task.check_mode,
-                                manifest.get("committed_runs"), recover_only=args["recover_only"])
+                                manifest.get("committed_runs"), recover_only=args["recover_only"],
+                                deploy_state_all=args["deploy_state"])
             tx = tx_logic.after_query(tx, results, socket.gethostname(), self._alive(results), force=args["force"])
             self._say("plan", list(manifest.get("build_lines") or []) + (tx["plan_lines"] if tx["plan"] else []))
             if tx["check"] and tx["plan"]:
@@ -103,7 +107,7 @@ class ActionModule(ActionBase):
     def _judge(self, stage: str, args: dict[str, Any], tx: dict[str, Any], results: dict[str, Any],
                health: dict[str, Any]) -> dict[str, Any]:
         # every judging task runs (a skipped one would drop the state); stages after a stop pass
-        if stage in ("distribute", "lock", "wave", "profiles") and not tx["go"]:
+        if stage in ("distribute", "lock", "wave", "migrate", "profiles") and not tx["go"]:
             return tx
         if stage == "recover":
             return tx_logic.after_recover(tx, results)
@@ -117,6 +121,10 @@ class ActionModule(ActionBase):
             return tx
         if stage == "wave":
             return tx_logic.after_wave(tx, args["wave"], results, health)
+        if stage == "migrate":
+            if args["wave"] is None or not args["phase"]:
+                raise AnsibleActionFail("stage migrate needs wave and phase")
+            return tx_logic.after_migration(tx, args["wave"], args["phase"], results, time.time())
         if stage == "profiles":
             return tx_logic.after_profiles(tx, results)
         if stage == "rollback":
@@ -156,12 +164,21 @@ class ActionModule(ActionBase):
         display.display(f"disnix plan written to {path}")
 
     @staticmethod
-    def _results(task_vars: dict[str, Any], name: str) -> dict[str, Any]:
+    def _results(task_vars: dict[str, Any], names: str) -> dict[str, Any]:
+        """Each host's registered result; with several names (comma-separated, tasks in the
+        order they ran) the first that failed, else the last that ran."""
         out = {}
         for host in task_vars["groups"].get("all", []):
-            value = task_vars["hostvars"][host].get(name)
-            if value is not None:
-                out[host] = value
+            for name in names.split(","):
+                value = task_vars["hostvars"][host].get(name.strip())
+                if value is None:
+                    continue
+                status, _msg = tx_logic.host_result(value)
+                if status in ("failed", "unreachable"):
+                    out[host] = value
+                    break
+                if status == "ok" or host not in out:
+                    out[host] = value
         return out
 
     @staticmethod

@@ -154,22 +154,37 @@ class Store:
     def exists(self, name: str) -> bool:
         return os.path.isdir(self.path(name))
 
-    def add_generation(self, name: str) -> bool:
+    def add_generation(self, name: str) -> int | None:
         """Make ``name`` the newest generation unless it already is (createGenerationSymlink);
-        writes its checksum. Whether a generation was added."""
+        writes its checksum. The generation added, or None."""
         container, component, sid = parse_name(name)
         gens = self.generations(container, component)
         if gens and gens[-1][1] == sid:
-            return False
+            return None
         directory = self._dir("generations", container, component)
         os.makedirs(directory, exist_ok=True)
-        os.symlink("../../../snapshots/%s/%s/%s" % (container, component, sid),
-                   os.path.join(directory, str((gens[-1][0] if gens else 0) + 1)))
+        number = (gens[-1][0] if gens else 0) + 1
+        os.symlink("../../../snapshots/%s/%s/%s" % (container, component, sid), os.path.join(directory, str(number)))
         sums = self._dir("checksums", container, component)
         os.makedirs(sums, exist_ok=True)
         with open(os.path.join(sums, sid), "w", encoding="utf-8") as handle:
             handle.write(checksum(self.path(name)))
-        return True
+        return number
+
+    def undo_import(self, name: str, generation: int | None, snapshot_added: bool) -> None:
+        """Take back what :meth:`import_snapshot` added: its generation link and, if it brought
+        the snapshot, the snapshot and its checksum (a migration rolled back)."""
+        container, component, sid = parse_name(name)
+        if generation is not None:
+            link = os.path.join(self._dir("generations", container, component), str(generation))
+            if os.path.islink(link) and os.path.basename(os.readlink(link)) == sid:
+                os.unlink(link)
+        if snapshot_added and sid not in {s for _n, s in self.generations(container, component)}:
+            shutil.rmtree(self.path(name), ignore_errors=True)
+            _remove(os.path.join(self._dir("checksums", container, component), sid))
+        for kind in ("generations", "snapshots", "checksums"):
+            _rmdir_empty(self._dir(kind, container, component))
+            _rmdir_empty(os.path.join(self.statedir, kind, container))
 
     def gc(self, keep: int, container: str | None = None, component: str | None = None,
            dry_run: bool = False) -> list[str]:
@@ -212,6 +227,11 @@ class Store:
     def import_tar(self, name: str, tar_path: str) -> bool:
         """Put an exported snapshot into the store as ``name`` and make it the newest
         generation; whether anything changed."""
+        added, generation = self.import_snapshot(name, tar_path)
+        return added or generation is not None
+
+    def import_snapshot(self, name: str, tar_path: str) -> tuple[bool, int | None]:
+        """:meth:`import_tar`, saying what it added: (the snapshot was new, the generation added)."""
         container, component, sid = parse_name(name)
         changed = False
         if not self.exists(name):
@@ -233,7 +253,7 @@ class Store:
             finally:
                 shutil.rmtree(unpack, ignore_errors=True)
             changed = True
-        return self.add_generation(name) or changed
+        return changed, self.add_generation(name)
 
 
 def _remove(path: str) -> None:

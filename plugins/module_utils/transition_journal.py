@@ -23,6 +23,8 @@ from ansible_collections.disnix.deploy.plugins.module_utils.target_common import
 
 UNDO = {"activate": "deactivate", "deactivate": "activate"}
 PROFILE_OP = "profile"
+# a migration's import of a snapshot on the new target (undone: its generation, its snapshot)
+RESTORE_OP = "restore"
 # the wave number of a profile switch: after every (de)activation wave
 PROFILE_WAVE = 1 << 30
 STEP_FIELDS = ("run_id", "wave", "op", "key", "service", "pkg", "type", "container", "properties")
@@ -80,6 +82,15 @@ class Journal:
                              "service": "", "from": previous, "from_generation": previous_generation,
                              "to": path, "generation": generation, "state": state, "pid": os.getpid()})
 
+    def snapshot_import(self, run_id: str, wave: int, operation: Operation, statedir: str, name: str,
+                        snapshot_added: bool, generation: int | None) -> dict:
+        """A migration put snapshot ``name`` into the store before restoring it."""
+        return self._append({"run_id": run_id, "wave": wave, "op": RESTORE_OP, "key": operation.key,
+                             "service": operation.service, "pkg": operation.pkg, "type": operation.type,
+                             "container": operation.container_name, "statedir": statedir, "snapshot": name,
+                             "snapshot_added": snapshot_added, "generation": generation, "state": "done",
+                             "pid": os.getpid()})
+
     def pending_undo(self, run_id: str | None, wave: int | None = None) -> list[dict]:
         """Steps of ``run_id`` (every run when None) in ``wave`` (every wave when None) that
         still need undoing, newest first: the last word on each is ``done`` or ``begin``."""
@@ -88,7 +99,7 @@ class Journal:
         for entry in self.entries():
             if run_id is not None and entry.get("run_id") != run_id:
                 continue
-            if entry.get("op") not in UNDO and entry.get("op") != PROFILE_OP:
+            if entry.get("op") not in UNDO and entry.get("op") not in (PROFILE_OP, RESTORE_OP):
                 continue
             if wave is not None and entry.get("wave") != wave:
                 continue

@@ -13,12 +13,13 @@ import contextlib
 import dataclasses
 import os
 
-from ansible_collections.disnix.deploy.plugins.module_utils import locking, profiles
+from ansible_collections.disnix.deploy.plugins.module_utils import locking, profiles, snapshots
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_log import ActivationLog
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import (
     Operation, OperationResult, run_operation, would_change)
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, hostname
-from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import PROFILE_OP, Journal, undo_operation
+from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import (
+    PROFILE_OP, RESTORE_OP, Journal, undo_operation)
 
 
 @dataclasses.dataclass
@@ -110,6 +111,19 @@ def _undo_profile(context: Context, entry: dict) -> dict:
             "pkg": entry.get("from") or "", "ok": ok, "changed": ok, "output": output, "details": {}}
 
 
+def _undo_snapshot_import(entry: dict) -> dict:
+    """Take a migrated snapshot back out of the new target's store."""
+    ok, output = True, "snapshot %s taken back out of %s" % (entry.get("snapshot"), entry.get("statedir"))
+    try:
+        snapshots.Store(entry.get("statedir") or snapshots.DEFAULT_STATEDIR).undo_import(
+            entry.get("snapshot") or "", entry.get("generation"), bool(entry.get("snapshot_added")))
+    except (TargetError, OSError) as exc:
+        ok, output = False, "cannot take snapshot %s back out: %s" % (entry.get("snapshot"), getattr(exc, "msg", exc))
+    return {"service": entry.get("service") or "", "key": entry.get("key") or "", "op": "unimport snapshot",
+            "type": entry.get("type") or "", "container": entry.get("container") or "", "pkg": entry.get("pkg") or "",
+            "ok": ok, "changed": ok, "output": output, "details": {}}
+
+
 def rollback(context: Context, wave: int | None, run_id: str | None = None) -> dict:
     """Undo the journaled steps of ``run_id`` (this run's by default) in ``wave`` (all waves
     when None), newest first, the profile switch included."""
@@ -117,7 +131,8 @@ def rollback(context: Context, wave: int | None, run_id: str | None = None) -> d
     entries = context.journal.pending_undo(run, wave)
     what = "wave %d" % wave if wave is not None else "every wave"
     if context.check_mode:
-        restored = [{"service": e.get("service") or "(profile)", "op": "profile" if e["op"] == PROFILE_OP else undo_operation(e, 0).op,
+        restored = [{"service": e.get("service") or "(profile)",
+                     "op": {PROFILE_OP: "profile", RESTORE_OP: "unimport snapshot"}.get(e["op"]) or undo_operation(e, 0).op,
                      "ok": True, "changed": True, "output": "check mode"} for e in entries]
         return {"changed": bool(restored), "results": restored, "restored": restored,
                 "msg": "would undo %d step(s) of %s" % (len(restored), what)}
@@ -126,6 +141,8 @@ def rollback(context: Context, wave: int | None, run_id: str | None = None) -> d
     for entry in entries:
         if entry["op"] == PROFILE_OP:
             summary = _undo_profile(context, entry)
+        elif entry["op"] == RESTORE_OP:
+            summary = _undo_snapshot_import(entry)
         else:
             operation = undo_operation(entry, context.timeout)
             if operation.op == "activate" and operation.pkg and not os.path.exists(operation.pkg):

@@ -58,11 +58,30 @@ options:
     type: int
     default: 1
   src:
-    description: With O(state=imported), the tar file made by O(state=exported).
+    description:
+      - With O(state=imported), the tar file made by O(state=exported); with O(state=restored), import it as
+        O(snapshot) first (a migration's transfer).
     type: path
   dest_dir:
-    description: With O(state=exported), where the tar file goes (default the temporary directory).
+    description: With O(state=exported) or O(export=true), where the tar files go (default the temporary directory).
     type: path
+  export:
+    description: With O(state=taken), also export each snapshot taken as a tar file (RV(exports)), for a transfer.
+    type: bool
+    default: false
+  run_id:
+    description:
+      - With O(state=restored) and O(src), the deployment this import belongs to (a migration); the import
+        is journaled in the profile's transition journal under O(wave), so rolling the transition back
+        takes the snapshot back out, and it is refused unless O(run_id) holds the profile's lock.
+    type: str
+  wave:
+    description: With O(run_id), the migrate wave.
+    type: int
+  fenced:
+    description: With O(run_id), check that the run holds the profile's lock (false with C(disnix_no_lock)).
+    type: bool
+    default: true
   timeout:
     description: Seconds one snapshot or restore operation may take.
     type: int
@@ -123,6 +142,13 @@ bytes:
   description: With O(state=exported), the size of the tar file in bytes.
   returned: when O(state=exported)
   type: int
+exports:
+  description:
+    - With O(state=taken) and O(export=true), one entry per snapshot taken - C(service), C(name), C(path),
+      C(bytes) and C(migration) (copied from the service entry, if it has one).
+  returned: when O(export=true)
+  type: list
+  elements: dict
 name:
   description: With O(state=exported), the relative name of the snapshot exported.
   returned: when O(state=exported)
@@ -136,13 +162,15 @@ lines:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.disnix.deploy.plugins.module_utils import profiles, snapshots
+from ansible_collections.disnix.deploy.plugins.module_utils import locking, profiles, snapshots
+from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import (
     TargetError, resolve_tmpdir, target_argument_spec)
 
 
 def selected(params: dict) -> list:
-    """The operations of the services selected by the parameters."""
+    """The operations of the services selected by the parameters (each with ``migration``
+    set from its service entry, for the exports of a migration)."""
     if params["services"] is not None:
         services = params["services"]
     else:
@@ -150,7 +178,11 @@ def selected(params: dict) -> list:
         manifest = profiles.read_manifest(profiles.current_path(link))
         services = [s for s in profiles.manifest_services(manifest)
                     if s.get("type") != "package" and (params["all_services"] or s.get("deployState"))]
-    ops = [profiles.service_operation(s, "snapshot", params["timeout"]) for s in services]
+    ops = []
+    for s in services:
+        o = profiles.service_operation(s, "snapshot", params["timeout"])
+        o.migration = s.get("migration")  # type: ignore[attr-defined]
+        ops.append(o)
     if params["component"]:
         ops = [o for o in ops if snapshots.component_name(o.pkg) == params["component"]]
     if params["container"]:
@@ -160,6 +192,21 @@ def selected(params: dict) -> list:
         snapshots.check_capable(o)
         snapshots.service_names(o)
     return ops
+
+
+def _import_for_migration(params: dict, store: snapshots.Store, operation) -> None:
+    """Import a migrated snapshot; under a deployment (run_id) it is journaled, so the
+    transition's rollback takes it back out, and fenced by the run's lock like its steps."""
+    if not params["run_id"]:
+        store.import_tar(params["snapshot"], params["src"])
+        return
+    tmpdir = resolve_tmpdir(params["tmpdir"])
+    journal = Journal(journal_path(params["profile"], tmpdir))
+    with locking.owner_guard(params["profile"], tmpdir, params["run_id"], fenced=params["fenced"]) as check:
+        check()
+        added, generation = store.import_snapshot(params["snapshot"], params["src"])
+        journal.snapshot_import(params["run_id"], params["wave"] or 0, operation, store.statedir, params["snapshot"],
+                                added, generation)
 
 
 def run(module: AnsibleModule) -> dict:
@@ -199,7 +246,7 @@ def run(module: AnsibleModule) -> dict:
         out.update(path=path, bytes=size, name=name, lines=["exported %s (%d bytes) to %s" % (name, size, path)])
     else:
         ops = selected(params)
-        if state == "restored" and params["snapshot"]:
+        if state == "restored" and params["snapshot"] and not params["src"]:
             # a named snapshot names its service: the one of its container and component here
             ops = [o for o in ops if snapshots.service_names(o) == snapshots.parse_name(params["snapshot"])[:2]]
             if len(ops) > 1:
@@ -207,7 +254,12 @@ def run(module: AnsibleModule) -> dict:
                                   % (params["snapshot"], len(ops)))
             if ops and not store.exists(params["snapshot"]):
                 raise TargetError("snapshot %s is not in the store %s" % (params["snapshot"], store.statedir))
-        if state == "restored":
+        if state == "restored" and params["src"]:
+            if not params["snapshot"] or len(ops) != 1:
+                raise TargetError("restoring from src needs snapshot and exactly one selected service")
+            if not check:
+                _import_for_migration(params, store, ops[0])
+        if state == "restored" and not (check and params["src"]):
             for o in ops:  # every one must have something to restore before any is restored
                 if not params["snapshot"] and store.latest(*snapshots.service_names(o)) is None:
                     raise TargetError("%s: no snapshot in %s to restore" % (o.describe(), store.statedir))
@@ -223,6 +275,12 @@ def run(module: AnsibleModule) -> dict:
             out["lines"].append("%s%s %s: %s" % ("would " if check else "", "snapshot" if state == "taken" else "restore",
                                                  o.service, entry["snapshot"] or "(new)"))
         out["changed"] = any(e["changed"] for e in out["snapshots"])
+        if state == "taken" and params["export"] and not check:
+            out["exports"] = []
+            for o, entry in zip(ops, out["snapshots"]):
+                path, size = store.export(entry["snapshot"], params["dest_dir"] or resolve_tmpdir(params["tmpdir"]))
+                out["exports"].append({"service": o.service, "name": entry["snapshot"], "path": path, "bytes": size,
+                                       "migration": getattr(o, "migration", None)})
         if not ops:
             out["lines"].append("no service with deployState selected")
     return out
@@ -240,6 +298,10 @@ def main() -> None:
         keep=dict(type="int", default=1),
         src=dict(type="path"),
         dest_dir=dict(type="path"),
+        export=dict(type="bool", default=False),
+        run_id=dict(type="str"),
+        wave=dict(type="int"),
+        fenced=dict(type="bool", default=True),
         timeout=dict(type="int", default=300),
     ), supports_check_mode=True)
     try:

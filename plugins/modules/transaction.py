@@ -22,6 +22,7 @@ description:
     dead runs to recover, refuses a C(--limit) that excludes a target the deployment changes, and
     in check mode reports C(changed) and, with C(--diff), each target's services before and after.
   - O(stage=lock) plans again from what the targets run under their locks.
+  - O(stage=migrate) judges one part of a state migration (C(deployState) services that move).
   - O(stage=commit) records the controller generation, only when every target of the transition
     confirmed its steps and its profile.
   - O(stage=report) prints the summary and fails unless the deployment committed, had nothing to
@@ -31,12 +32,25 @@ options:
     description: The stage whose results are judged.
     type: str
     required: true
-    choices: [query, recover, distribute, lock, wave, profiles, rollback, commit, unlock, report]
+    choices: [query, recover, distribute, lock, wave, migrate, profiles, rollback, commit, unlock, report]
   wave:
     description: With O(stage=wave) or O(stage=rollback), the wave (the profile switch is the wave C(profile_wave) of RV(tx)).
     type: int
+  phase:
+    description:
+      - With O(stage=migrate), the part of the migrate wave O(wave) that ran - V(snapshot) (with its export)
+        and V(fetch) on the old targets, V(send) and V(restore) on the new ones. A failure rolls the
+        transition back like a failed step.
+    type: str
+    choices: [snapshot, fetch, send, restore]
+  deploy_state:
+    description: With O(stage=query), migrate the state of every service whose type can snapshot, not only those with C(deployState) (C(disnix_deploy_state)).
+    type: bool
+    default: false
   results:
-    description: Name of the variable each host registered the stage's result in.
+    description:
+      - Name of the variable each host registered the stage's result in; several names, comma-separated,
+        judge the first of those results that failed (else the last that ran).
     type: str
   health:
     description:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ansible_collections.disnix.deploy.plugins.plugin_utils import guard
 from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_nix import EVALUATE
+from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import SNAPSHOT_TYPES, can_snapshot
 from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
 from ansible_collections.disnix.deploy.plugins.plugin_utils.nix_eval import translate_error
 
@@ -211,6 +212,9 @@ def validate(structure: dict, infrastructure: dict[str, dict], services_file: st
                              **_where(s.get("attrPosition"), services_file))
         if not s["hasPkg"]:
             raise ModelError(f"service '{attr}' has no pkg", **_where(s.get("attrPosition"), services_file))
+        if s.get("deployState") and not can_snapshot(s["type"]):
+            raise ModelError(f"service '{attr}' has deployState = true, but its type '{s['type']}' cannot snapshot or "
+                             f"restore state (types that can: {', '.join(SNAPSHOT_TYPES)}). Nothing was changed.", **where)
         s["healthCheck"] = guard.check_health(attr, s.get("healthCheck"), where)
         s["tags"] = guard.check_tags(attr, s.get("tags"), where)
         for kind in EDGE_KINDS:

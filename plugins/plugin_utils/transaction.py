@@ -41,20 +41,25 @@ def host_result(result: Any) -> tuple[str, str]:
     if result.get("unreachable"):
         return "unreachable", str(result.get("msg") or "unreachable")
     if result.get("failed"):
-        return "failed", str(result.get("msg") or "failed")
+        # a loop's own message says only that an item failed: the items' messages say what
+        items = [str(r.get("msg")) for r in result.get("results") or [] if isinstance(r, dict) and r.get("failed") and r.get("msg")]
+        return "failed", "; ".join(items) if items else str(result.get("msg") or "failed")
     if result.get("skipped"):
         return "skipped", str(result.get("skip_reason") or "skipped")
     return "ok", str(result.get("msg") or "")
 
 
 def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str], check: bool,
-          committed_runs: list[str] | None = None, recover_only: bool = False) -> dict[str, Any]:
+          committed_runs: list[str] | None = None, recover_only: bool = False,
+          deploy_state_all: bool = False) -> dict[str, Any]:
     """The state before any target is asked: from the manifest action's result."""
     tx = {
         "run_id": manifest["run_id"],
         "profile": manifest["profile"],
         "check": check,
         "recover_only": recover_only,
+        # disnix_deploy_state: migrate the state of every service that can snapshot
+        "deploy_state_all": deploy_state_all,
         "new": manifest["manifest"],
         "old": manifest.get("previous_manifest"),
         "manifest_path": manifest.get("manifest_path"),
@@ -91,6 +96,10 @@ def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str
         "rollback_waves": [],
         "profile_wave": PROFILE_WAVE,
         "rollback_hosts": {},
+        # migration id -> what moves, and once taken its snapshot, size and transfer time
+        "migrations": {},
+        # migrate wave -> {"snapshot": source hosts, "restore": destination hosts}
+        "migration_hosts": {},
         "changed": False,
         "diff": [],
     }
@@ -124,7 +133,8 @@ def actual_manifest(tx: dict[str, Any], profile_manifests: dict[str, dict | None
                 mappings.append({"id": mapping_id(s.get("key", ""), target, container), "key": s.get("key", ""),
                                  "service": s.get("service", ""), "target": target, "container": container,
                                  "type": s.get("type", ""), "pkg": s.get("pkg", ""), "properties": s.get("properties") or {},
-                                 "dependsOn": list(s.get("dependsOn") or [])})
+                                 "dependsOn": list(s.get("dependsOn") or []),
+                                 "deployState": bool(s.get("deployState"))})
         else:
             mappings.extend(copy.deepcopy(_services_on(tx["old"], target)))
     return {"mappings": mappings}
@@ -239,10 +249,16 @@ def _note_drift(tx: dict[str, Any], actual: dict[str, Any]) -> None:
 
 
 def _plan(tx: dict[str, Any], actual: dict[str, Any]) -> None:
-    plan = transition_plan.plan(actual, tx["new"], set(tx["hosts"]))
+    plan = transition_plan.plan(actual, tx["new"], set(tx["hosts"]), tx.get("deploy_state_all", False))
     tx["plan"] = plan
     tx["actual"] = actual
     tx["steps_by_host"] = {str(w["index"]): sorted(tx["hosts"][t] for t in w["steps"]) for w in plan["waves"]}
+    tx["migrations"] = {str(mv["id"]): dict(mv, from_host=tx["hosts"].get(mv["from"]), to_host=tx["hosts"].get(mv["to"]))
+                        for mv in plan["migrations"]}
+    tx["migration_hosts"] = {
+        str(w["index"]): {op: sorted(tx["hosts"][t] for t, steps in w["steps"].items() if any(x["op"] == op for x in steps))
+                          for op in ("snapshot", "restore")}
+        for w in plan["waves"] if w["op"] == "migrate"}
     tx["health"] = guard.health_checks(plan, tx["new"], tx["hosts"])
     tx["diff"] = diff(actual, tx["new"])
     tx["changed"] = bool(plan["waves"]) or any(d["added"] or d["removed"] or d["moved_in"] or d["moved_out"] or d["rebuilt"]
@@ -403,6 +419,57 @@ def after_wave(tx: dict[str, Any], index: int, results: dict[str, Any],
     if tx["lost"] or tx["failed"]:
         tx["go"] = False
         _plan_rollback(tx)
+    return tx
+
+
+# the parts of a migrate wave, in order, and the side they run on
+MIGRATION_PHASES = {"snapshot": "snapshot", "fetch": "snapshot", "send": "restore", "restore": "restore"}
+
+
+def migration_phase_hosts(tx: dict[str, Any], index: int, phase: str) -> list[str]:
+    """The reachable hosts that take part in ``phase`` of migrate wave ``index``."""
+    side = MIGRATION_PHASES[phase]
+    return [h for h in tx["migration_hosts"].get(str(index), {}).get(side, []) if h not in tx["lost"]]
+
+
+def after_migration(tx: dict[str, Any], index: int, phase: str, results: dict[str, Any], now: float) -> dict[str, Any]:
+    """One part of a migrate wave ran: snapshot (with its export) and fetch on the old
+    targets, send and restore on the new ones. A failure anywhere fails the transition and
+    rolls it back like a failed step; ``now`` (controller clock) times the transfer."""
+    tx = copy.deepcopy(tx)
+    tx["stage"] = "wave %d: migration %s" % (index, phase)
+    if phase == "snapshot":
+        tx["waves_started"].append(index)
+        tx["migration_clock"] = now
+    wave = tx["plan"]["waves"][index]
+    for host in migration_phase_hosts(tx, index, phase):
+        status, msg = host_result(results.get(host))
+        target = _target_of(tx)[host]
+        moves = sorted({"%s (%s -> %s)" % (m["service"], m["from"], m["to"]) for m in wave["migrations"]
+                        if target in (m["from"], m["to"])})
+        where = "wave %d, migration of %s: %s" % (index, ", ".join(moves), phase)
+        if status == "unreachable":
+            tx["lost"][host] = "%s: %s" % (where, msg)
+        elif status != "ok":
+            tx["failed"][host] = "%s: %s" % (where, msg)
+        elif phase == "snapshot":
+            for e in results[host].get("exports") or []:
+                entry = tx["migrations"].get(str(e.get("migration")))
+                if entry is not None:
+                    entry.update(snapshot=e.get("name"), bytes=e.get("bytes"))
+    if phase == "send":
+        seconds = round(now - tx.get("migration_clock", now), 3)
+        for m in tx["migrations"].values():
+            if m["id"] in {x["id"] for x in wave["migrations"]}:
+                m["transfer_seconds"] = seconds
+    if tx["lost"] or tx["failed"]:
+        tx["go"] = False
+        _plan_rollback(tx)
+    elif phase == "restore":
+        for m in wave["migrations"]:
+            e = tx["migrations"][str(m["id"])]
+            tx["notes"].append("migrated the state of %s from %s to %s: snapshot %s, %s bytes through the controller in %s s"
+                               % (e["service"], e["from"], e["to"], e.get("snapshot"), e.get("bytes"), e.get("transfer_seconds")))
     return tx
 
 

@@ -43,6 +43,8 @@ def deploy(lab, coordinator, distribution: str, version: str, *args: str):
         "disnix_services": os.path.join(MODELS, "services.nix"),
         "disnix_distribution": os.path.join(MODELS, distribution),
         "disnix_coordinator_profile_dir": coordinator,
+        # the counter's state moves with it (deployState); its snapshots stay out of this machine's store
+        "disnix_controller_statedir": coordinator + "-snapshots",
         "disnix_extra_params": {"stamp": STAMP, "version": version}})
 
 

@@ -149,3 +149,59 @@ def test_clean_snapshots_keeps_n(lab, dirs):
         {g.split()[1].rsplit("/", 1)[1] for g in kept})
     again = play(lab, dirs, "clean_snapshots.yml", disnix_keep=2)
     assert again.rc == 0 and again.changed == 0, again
+
+
+def profile_services(lab, host: str) -> str:
+    return sh(lab, host, "cat /nix/var/nix/profiles/disnix/default/profilemanifest.json")
+
+
+def counter_active(lab, host: str) -> bool:
+    return lab.ssh(host, "test -e /run/counter-active", check=False).returncode == 0
+
+
+def test_the_counter_moves_with_its_state(lab, dirs):
+    set_counter(lab, "test1", 42)
+    check = deploy(lab, dirs, "distribution-2.nix", "--check")
+    assert check.rc == 0, check
+    assert "migrate the state of counter (wrapper/counter) from test1 to test2" in check.out
+    started = time.monotonic()
+    run = deploy(lab, dirs, "distribution-2.nix")
+    seconds = time.monotonic() - started
+    assert run.rc == 0, run
+    assert counter_active(lab, "test2") and not counter_active(lab, "test1")
+    assert counter(lab, "test2") == "42"
+    # the snapshot it moved with is in the Dysnomia layout on the old target, and on the controller
+    newest = generations(lab, "test1")[-1].split()[1]
+    snapshot_id = newest.rsplit("/", 1)[1]
+    assert sh(lab, "test1", f"cat {STORE}/snapshots/wrapper/counter/{snapshot_id}/state") == "42"
+    assert generations(lab, "test2")[-1].endswith(snapshot_id)
+    assert os.path.isdir(os.path.join(dirs["snapshots"], "snapshots", "wrapper", "counter", snapshot_id))
+    assert f"migrated the state of counter from test1 to test2: snapshot wrapper/counter/{snapshot_id}" in run.out
+    print(f"\n[state] deploy with the counter's migration: {seconds:.1f} s; "
+          + run.out.split("migrated the state of counter", 1)[1].split("\n", 1)[0].strip())
+
+
+def test_a_failed_restore_rolls_everything_back(lab, dirs):
+    set_counter(lab, "test2", 43)
+    before = {h: profile_services(lab, h) for h in HOSTS}
+    snapshots_before = {h: sh(lab, h, f"cd {STORE} && find . | sort") for h in ("test1",)}
+    sh(lab, "test1", "touch /tmp/counter-restore-fails")
+    try:
+        run = deploy(lab, dirs, "distribution-1.nix")
+    finally:
+        sh(lab, "test1", "rm -f /tmp/counter-restore-fails")
+    assert run.rc != 0
+    assert "failed, rolled back" in run.out
+    assert "FAILED at wave" in run.out and "migration of counter (test2 -> test1): restore" in run.out
+    assert "restore refused" in run.out
+    # the old one still runs with its counter, the new target is as before
+    assert counter_active(lab, "test2") and counter(lab, "test2") == "43"
+    assert not counter_active(lab, "test1")
+    assert {h: profile_services(lab, h) for h in HOSTS} == before
+    # the snapshot sent to test1 was taken back out of its store by the rollback
+    assert {h: sh(lab, h, f"cd {STORE} && find . | sort") for h in ("test1",)} == snapshots_before
+    assert "unimport snapshot counter" in run.out
+    # and the next deploy migrates it
+    again = deploy(lab, dirs, "distribution-1.nix")
+    assert again.rc == 0, again
+    assert counter_active(lab, "test1") and counter(lab, "test1") == "43" and not counter_active(lab, "test2")

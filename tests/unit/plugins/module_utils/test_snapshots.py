@@ -142,3 +142,21 @@ def test_names():
     for bad in ("wrapper/counter", "wrapper/../abc", "a/b/c/d"):
         with pytest.raises(TargetError):
             snapshots.parse_name(bad)
+
+
+def test_a_journaled_import_is_taken_back_by_the_rollback(lab, counter):
+    from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal
+    from ansible_collections.disnix.deploy.plugins.module_utils.transition_steps import Context, rollback
+
+    old, new = snapshots.Store(lab.path("old")), snapshots.Store(lab.path("new"))
+    set_counter(lab, "3")
+    name = snapshots.take(old, counter)["snapshot"]
+    tar, _size = old.export(name, lab.tmpdir)
+    journal = Journal(lab.path("tmp", "disnix-default.journal"))
+    added, generation = new.import_snapshot(name, tar)
+    assert added and generation == 1
+    journal.snapshot_import("run1", 2, counter, new.statedir, name, added, generation)
+    result = rollback(Context(run_id="run1", journal=journal, log_dir=lab.log_dir, timeout=5), 2)
+    assert [r["op"] for r in result["restored"]] == ["unimport snapshot"]
+    assert new.query_all() == [] and not os.path.exists(new.path(name))
+    assert journal.pending_undo("run1") == []

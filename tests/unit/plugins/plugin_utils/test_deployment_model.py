@@ -98,6 +98,9 @@ def test_manifest_orders_and_keys(tmp_path):
      "  b = { name = \"b\"; type = \"package\"; pkg = PKG; };\n}",
      "{ infrastructure }: { a = [ infrastructure.t ]; b = [ infrastructure.t ]; }",
      "only package services may depend on packages", "services.nix:2:"),
+    ("{ system, ... }: {\n  a = { name = \"a\"; type = \"process\"; pkg = PKG; deployState = true; };\n}",
+     "{ infrastructure }: { a = [ infrastructure.t ]; }",
+     "service 'a' has deployState = true, but its type 'process' cannot snapshot or restore state", "services.nix:2:"),
 ])
 def test_model_errors_name_the_file_and_place(tmp_path, services, distribution, message, where):
     s, d = models(tmp_path, services.replace("PKG", PKG), distribution)
