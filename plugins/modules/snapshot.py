@@ -58,10 +58,18 @@ options:
     type: int
     default: 1
   src:
-    description:
-      - With O(state=imported), the tar file made by O(state=exported); with O(state=restored), import it as
-        O(snapshot) first (a migration's transfer).
+    description: With O(state=imported), the tar file made by O(state=exported).
     type: path
+  imports:
+    description:
+      - With O(state=restored), a migration's transferred tar files (made with O(export=true)), one per
+        service of O(services) in the same order, imported before the restore under the snapshot names
+        O(migrations) gives.
+    type: list
+    elements: path
+  migrations:
+    description: With O(imports), the deployment's migrations by id, each with its C(snapshot) (relative name).
+    type: dict
   dest_dir:
     description: With O(state=exported) or O(export=true), where the tar files go (default the temporary directory).
     type: path
@@ -71,7 +79,7 @@ options:
     default: false
   run_id:
     description:
-      - With O(state=restored) and O(src), the deployment this import belongs to (a migration); the import
+      - With O(state=restored) and O(imports), the deployment this import belongs to (a migration); the import
         is journaled in the profile's transition journal under O(wave), so rolling the transition back
         takes the snapshot back out, and it is refused unless O(run_id) holds the profile's lock.
     type: str
@@ -169,8 +177,12 @@ from ansible_collections.disnix.deploy.plugins.module_utils.target_common import
 
 
 def selected(params: dict) -> list:
-    """The operations of the services selected by the parameters (each with ``migration``
-    set from its service entry, for the exports of a migration)."""
+    """The operations of the services selected by the parameters."""
+    return [o for o, _service in selected_services(params)]
+
+
+def selected_services(params: dict) -> list:
+    """(operation, service entry) of each service selected by the parameters."""
     if params["services"] is not None:
         services = params["services"]
     else:
@@ -178,34 +190,30 @@ def selected(params: dict) -> list:
         manifest = profiles.read_manifest(profiles.current_path(link))
         services = [s for s in profiles.manifest_services(manifest)
                     if s.get("type") != "package" and (params["all_services"] or s.get("deployState"))]
-    ops = []
-    for s in services:
-        o = profiles.service_operation(s, "snapshot", params["timeout"])
-        o.migration = s.get("migration")  # type: ignore[attr-defined]
-        ops.append(o)
+    pairs = [(profiles.service_operation(s, "snapshot", params["timeout"]), s) for s in services]
     if params["component"]:
-        ops = [o for o in ops if snapshots.component_name(o.pkg) == params["component"]]
+        pairs = [(o, s) for o, s in pairs if snapshots.component_name(o.pkg) == params["component"]]
     if params["container"]:
-        ops = [o for o in ops if o.container_name == params["container"]]
-    for o in ops:
+        pairs = [(o, s) for o, s in pairs if o.container_name == params["container"]]
+    for o, _s in pairs:
         o.command_timeout = params["timeout"]
         snapshots.check_capable(o)
         snapshots.service_names(o)
-    return ops
+    return pairs
 
 
-def _import_for_migration(params: dict, store: snapshots.Store, operation) -> None:
+def _import_for_migration(params: dict, store: snapshots.Store, operation, entry: dict) -> None:
     """Import a migrated snapshot; under a deployment (run_id) it is journaled, so the
     transition's rollback takes it back out, and fenced by the run's lock like its steps."""
     if not params["run_id"]:
-        store.import_tar(params["snapshot"], params["src"])
+        store.import_tar(entry["snapshot"], entry["src"])
         return
     tmpdir = resolve_tmpdir(params["tmpdir"])
     journal = Journal(journal_path(params["profile"], tmpdir))
     with locking.owner_guard(params["profile"], tmpdir, params["run_id"], fenced=params["fenced"]) as check:
         check()
-        added, generation = store.import_snapshot(params["snapshot"], params["src"])
-        journal.snapshot_import(params["run_id"], params["wave"] or 0, operation, store.statedir, params["snapshot"],
+        added, generation = store.import_snapshot(entry["snapshot"], entry["src"])
+        journal.snapshot_import(params["run_id"], params["wave"] or 0, operation, store.statedir, entry["snapshot"],
                                 added, generation)
 
 
@@ -245,7 +253,8 @@ def run(module: AnsibleModule) -> dict:
         path, size = store.export(name, params["dest_dir"] or resolve_tmpdir(params["tmpdir"]))
         out.update(path=path, bytes=size, name=name, lines=["exported %s (%d bytes) to %s" % (name, size, path)])
     else:
-        ops = selected(params)
+        pairs = selected_services(params)
+        ops = [o for o, _s in pairs]
         if state == "restored" and params["snapshot"] and not params["src"]:
             # a named snapshot names its service: the one of its container and component here
             ops = [o for o in ops if snapshots.service_names(o) == snapshots.parse_name(params["snapshot"])[:2]]
@@ -254,12 +263,21 @@ def run(module: AnsibleModule) -> dict:
                                   % (params["snapshot"], len(ops)))
             if ops and not store.exists(params["snapshot"]):
                 raise TargetError("snapshot %s is not in the store %s" % (params["snapshot"], store.statedir))
-        if state == "restored" and params["src"]:
-            if not params["snapshot"] or len(ops) != 1:
-                raise TargetError("restoring from src needs snapshot and exactly one selected service")
+        imports = {}
+        if state == "restored" and params["imports"] is not None:
+            # a migration: each service's own transferred snapshot, imported first
+            if len(params["imports"]) != len(pairs):
+                raise TargetError("imports: %d file(s) for %d service(s)" % (len(params["imports"]), len(pairs)))
+            for (o, service), src in zip(pairs, params["imports"]):
+                name = ((params["migrations"] or {}).get(str(service.get("migration"))) or {}).get("snapshot")
+                if not name:
+                    raise TargetError("%s: no snapshot was taken for migration %s" % (o.describe(), service.get("migration")))
+                snapshots.parse_name(name)
+                imports[id(o)] = {"snapshot": name, "src": src}
             if not check:
-                _import_for_migration(params, store, ops[0])
-        if state == "restored" and not (check and params["src"]):
+                for o in ops:
+                    _import_for_migration(params, store, o, imports[id(o)])
+        if state == "restored" and not (check and imports):
             for o in ops:  # every one must have something to restore before any is restored
                 if not params["snapshot"] and store.latest(*snapshots.service_names(o)) is None:
                     raise TargetError("%s: no snapshot in %s to restore" % (o.describe(), store.statedir))
@@ -270,17 +288,17 @@ def run(module: AnsibleModule) -> dict:
             elif state == "taken":
                 entry = snapshots.take(store, o)
             else:
-                entry = snapshots.restore(store, o, params["snapshot"])
+                entry = snapshots.restore(store, o, imports[id(o)]["snapshot"] if imports else params["snapshot"])
             out["snapshots"].append(entry)
             out["lines"].append("%s%s %s: %s" % ("would " if check else "", "snapshot" if state == "taken" else "restore",
                                                  o.service, entry["snapshot"] or "(new)"))
         out["changed"] = any(e["changed"] for e in out["snapshots"])
         if state == "taken" and params["export"] and not check:
             out["exports"] = []
-            for o, entry in zip(ops, out["snapshots"]):
+            for (o, service), entry in zip(pairs, out["snapshots"]):
                 path, size = store.export(entry["snapshot"], params["dest_dir"] or resolve_tmpdir(params["tmpdir"]))
                 out["exports"].append({"service": o.service, "name": entry["snapshot"], "path": path, "bytes": size,
-                                       "migration": getattr(o, "migration", None)})
+                                       "migration": service.get("migration")})
         if not ops:
             out["lines"].append("no service with deployState selected")
     return out
@@ -299,6 +317,8 @@ def main() -> None:
         src=dict(type="path"),
         dest_dir=dict(type="path"),
         export=dict(type="bool", default=False),
+        imports=dict(type="list", elements="path"),
+        migrations=dict(type="dict"),
         run_id=dict(type="str"),
         wave=dict(type="int"),
         fenced=dict(type="bool", default=True),

@@ -181,6 +181,19 @@ def test_the_counter_moves_with_its_state(lab, dirs):
           + run.out.split("migrated the state of counter", 1)[1].split("\n", 1)[0].strip())
 
 
+def test_upstream_dysnomia_reads_the_stores(lab, dirs, upstream):
+    """Upstream's dysnomia-snapshots lists the snapshots on the old target and the controller
+    and finds their checksums right (--check)."""
+    upstream.install(lab, "test1")
+    on_target = lab.ssh("test1", "dysnomia-snapshots --query-all --check --container wrapper --component counter")
+    assert on_target.returncode == 0, on_target
+    assert on_target.stdout.split() == [f"wrapper/counter/{g.split()[1].rsplit('/', 1)[1]}" for g in generations(lab, "test1")]
+    local = upstream.run(lab, "dysnomia-snapshots", "--query-latest", "--check",
+                         env={"DYSNOMIA_STATEDIR": dirs["snapshots"]})
+    assert local.returncode == 0 and "mismatch" not in local.stderr and "WARNING" not in local.stderr, local
+    assert local.stdout.strip() == "wrapper/counter/" + generations(lab, "test2")[-1].split()[1].rsplit("/", 1)[1]
+
+
 def test_a_failed_restore_rolls_everything_back(lab, dirs):
     set_counter(lab, "test2", 43)
     before = {h: profile_services(lab, h) for h in HOSTS}
