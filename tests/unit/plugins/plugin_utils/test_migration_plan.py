@@ -142,3 +142,16 @@ def test_a_failed_restore_rolls_back_every_wave_that_started_and_names_the_step(
     tx = transaction.finish(tx, committed=False)
     assert tx["outcome"] == transaction.ROLLED_BACK
     assert any("FAILED at wave 1, migration of counter (t1 -> t2): restore" in line for line in transaction.report(tx))
+
+
+def test_a_target_lost_during_the_transfer_rolls_back_on_the_others():
+    from ansible_collections.disnix.deploy.plugins.plugin_utils import transaction
+
+    tx = _tx(manifest(mapping("counter", "t1")), manifest(mapping("counter", "t2")))
+    tx["waves_started"].append(0)
+    tx = transaction.after_migration(tx, 1, "snapshot", {"h1": {"exports": []}}, now=1.0)
+    tx = transaction.after_migration(tx, 1, "fetch", {"h1": {"unreachable": True, "msg": "ssh: connection refused"}}, now=2.0)
+    assert not tx["go"] and tx["lost"]["h1"] == "wave 1, migration of counter (t1 -> t2): fetch: ssh: connection refused"
+    assert tx["rollback_hosts"] == {"1": ["h2"], "0": ["h2"]}   # only the reachable new target undoes its part
+    # the next parts pass without judging anything: nothing more runs
+    assert transaction.migration_phase_hosts(tx, 1, "snapshot") == []

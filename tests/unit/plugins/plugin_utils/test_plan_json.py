@@ -90,3 +90,15 @@ def test_jmespath_over_the_plan_and_over_a_manifest():
         query_plan(doc, "mappings[?")
     with pytest.raises(AnsibleFilterError, match="expected a plan or a manifest"):
         query_plan(["x"], "a")
+
+
+def test_a_state_migration_is_a_migrate_wave_of_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    old_counter, new_counter = mapping("counter", "t1", type_="wrapper"), mapping("counter", "t2", type_="wrapper")
+    new_counter["deployState"] = True
+    doc = checked_plan(old=manifest(old_counter), new=manifest(new_counter))
+    assert [(w["op"], sorted((s["service"], s["target"]) for s in w["steps"])) for w in doc["waves"]] == [
+        ("activate", [("counter", "t2")]), ("migrate", [("counter", "t1"), ("counter", "t2")]),
+        ("deactivate", [("counter", "t1")])]
+    with open(SCHEMA, encoding="utf-8") as f:
+        jsonschema.validate(json.loads(plan_json.dumps(doc)), json.load(f))
