@@ -34,6 +34,17 @@ options:
         activate, deactivate, lock and unlock attempt of a service, created as needed.
     type: path
     default: /var/log/disnix
+  activation:
+    description:
+      - How services are activated, deactivated, locked and unlocked.
+      - V(builtin) runs the types V(process), V(wrapper), V(echo) and V(package) here and hands
+        every other type to the target's C(dysnomia).
+      - V(dysnomia) hands every type but V(package) (which Disnix does not activate either) to the
+        target's C(dysnomia) as Disnix does - C(dysnomia --type TYPE --operation OP --component PKG
+        --container CONTAINER --environment), the container's properties in the environment.
+    type: str
+    choices: [builtin, dysnomia]
+    default: builtin
 """
 
     # disnix.deploy.target.run: modules that take part in one deployment run

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, disnix.deploy developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The target's own record of every activate/deactivate/lock/unlock attempt:
-``<log_dir>/activations.log``, one JSON object per line.
+``<log_dir>/activations.log``, one JSON object per line (``via``: builtin or dysnomia, who ran it).
 
 Runs on targets: Python 3.8+, standard library only.
 """
@@ -12,7 +12,7 @@ import os
 import threading
 import time
 
-from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import Operation, OperationResult
+from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import Operation, OperationResult, handled_by
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, append_json_line
 
 LOG_NAME = "activations.log"
@@ -45,6 +45,7 @@ class ActivationLog:
                 "pkg": operation.pkg,
                 "type": operation.type,
                 "container": operation.container_name,
+                "via": handled_by(operation),
                 "ok": result.ok,
                 "msg": msg,
             })

@@ -30,6 +30,9 @@ BUILTIN_TYPES = ("process", "wrapper", "echo", "package")
 # and the Dysnomia modules that implement both (dysnomia-modules/*.in of Dysnomia 0.10).
 SNAPSHOT_TYPES = ("wrapper", "ejabberd-dump", "fileset", "influx-database", "mongo-database", "mysql-database",
                   "nixos-configuration", "postgresql-database", "subversion-repository")
+# builtin: the built-in types here, every other type through dysnomia; dysnomia: every type
+# but package (which Disnix does not activate) through the target's dysnomia, as Disnix does
+ENGINES = ("builtin", "dysnomia")
 DEFAULT_STATEDIR = "/var/state/dysnomia"
 DEFAULT_RUNTIME_DIR = "/var/run"
 DEFAULT_TIMEOUT = 10
@@ -57,6 +60,7 @@ class Operation:
     command_timeout: float = COMMAND_TIMEOUT
     # Dysnomia's state directory, as DYSNOMIA_STATEDIR (snapshots go below it)
     statedir: str = DEFAULT_STATEDIR
+    engine: str = "builtin"
 
     @property
     def container_name(self) -> str:
@@ -358,11 +362,23 @@ def _dysnomia(operation: Operation) -> OperationResult:
 _HANDLERS = {"process": _process, "wrapper": _wrapper, "echo": _echo, "package": _package}
 
 
+def handled_by(operation: Operation) -> str:
+    """``builtin`` or ``dysnomia``: who carries out the operation."""
+    if operation.type == "package":
+        return "builtin"  # Disnix does not activate packages either
+    if operation.engine == "dysnomia" or operation.type not in _HANDLERS:
+        return "dysnomia"
+    return "builtin"
+
+
 def run_operation(operation: Operation) -> OperationResult:
     """Carry out one operation; failures come back as ``ok=False`` with the reason in ``output``."""
     if operation.op not in OPERATIONS:
         return OperationResult(ok=False, changed=False, output="%s: unknown operation %r" % (operation.describe(), operation.op))
-    handler = _HANDLERS.get(operation.type, _dysnomia)
+    if operation.engine not in ENGINES:
+        return OperationResult(ok=False, changed=False, output="%s: unknown activation %r (one of %s)"
+                               % (operation.describe(), operation.engine, ", ".join(ENGINES)))
+    handler = _dysnomia if handled_by(operation) == "dysnomia" else _HANDLERS[operation.type]
     try:
         return handler(operation)
     except _Failure as exc:
@@ -375,7 +391,7 @@ def would_change(operation: Operation) -> bool:
     """Check mode: whether the operation would change anything (exact for process/package)."""
     if operation.op not in ("activate", "deactivate") or operation.type == "package":
         return False
-    if operation.type == "process":
+    if operation.type == "process" and operation.engine == "builtin":
         try:
             _executable, pid_file = process_config(operation)
         except _Failure:

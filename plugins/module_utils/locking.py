@@ -64,6 +64,8 @@ class LockRequest:
     user: str | None = None
     force: bool = False
     timeout: float = 10
+    # how the services' lock/unlock (and recovery's undo) run: activation_types.ENGINES
+    activation: str = "builtin"
 
     @property
     def path(self) -> str:
@@ -96,7 +98,7 @@ def deployed_operations(request: LockRequest, op: str, warnings: list[str] | Non
     manifest = profiles.read_manifest(profiles.current_path(link))
     operations = []
     for s in profiles.manifest_services(manifest):
-        operation = profiles.service_operation(s, op, request.timeout)
+        operation = profiles.service_operation(s, op, request.timeout, request.activation)
         if operation.pkg and not os.path.exists(operation.pkg):
             if warnings is not None:
                 warnings.append("%s: package %s is missing on %s; not asked to %s" % (operation.service, operation.pkg, hostname(), op))

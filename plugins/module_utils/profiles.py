@@ -104,11 +104,12 @@ def manifest_services(manifest: dict | None) -> list[dict]:
     return [s for s in manifest.get("services") or [] if isinstance(s, dict)]
 
 
-def service_operation(service: dict, op: str, timeout: float) -> Operation:
+def service_operation(service: dict, op: str, timeout: float, engine: str = "builtin") -> Operation:
     """``op`` on one service of a profile manifest."""
     return Operation(op=op, pkg=service.get("pkg") or "", type=service.get("type") or "",
                      container=service.get("container") or "", properties=service.get("properties") or {},
-                     service=service.get("service") or "", key=service.get("key") or "", timeout=timeout)
+                     service=service.get("service") or "", key=service.get("key") or "", timeout=timeout,
+                     engine=engine)
 
 
 def switch_back(link: str, generation: int | None, made: int | None, tmpdir: str | None = None) -> None:

@@ -50,7 +50,8 @@ def recover(request: locking.LockRequest, dead_run_id: str | None, committed: bo
         locking.take_over(request, holder_run)
         if not committed:
             context = Context(run_id=request.run_id, journal=journal, log_dir=request.log_dir, timeout=request.timeout,
-                              profile_link=profiles.profile_link(request.profile), tmpdir=request.tmpdir)
+                              profile_link=profiles.profile_link(request.profile), tmpdir=request.tmpdir,
+                              activation=request.activation)
             for run in runs:
                 restored += rollback(context, None, run_id=run)["restored"]
         for run in runs:

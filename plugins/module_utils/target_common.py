@@ -44,6 +44,7 @@ def target_argument_spec(log: bool = False, run: bool = False, **options) -> dic
     )
     if log:
         spec["log_dir"] = dict(type="path", default=DEFAULT_LOG_DIR)
+        spec["activation"] = dict(type="str", default="builtin", choices=["builtin", "dysnomia"])
     if run:
         spec["run_id"] = dict(type="str", required=True)
     spec.update(options)

@@ -139,8 +139,8 @@ class Journal:
             return True
 
 
-def undo_operation(entry: dict, timeout: float) -> Operation:
+def undo_operation(entry: dict, timeout: float, engine: str = "builtin") -> Operation:
     """The operation that undoes a journaled (de)activation."""
     return Operation(op=UNDO[entry["op"]], pkg=entry.get("pkg", ""), type=entry.get("type", ""),
                      container=entry.get("container", ""), properties=entry.get("properties") or {},
-                     service=entry.get("service", ""), key=entry.get("key", ""), timeout=timeout)
+                     service=entry.get("service", ""), key=entry.get("key", ""), timeout=timeout, engine=engine)

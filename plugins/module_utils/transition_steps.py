@@ -33,6 +33,8 @@ class Context:
     owner_check: object = None
     profile_link: str = ""
     tmpdir: str = ""
+    # builtin or dysnomia (activation_types.ENGINES), for steps and their undo alike
+    activation: str = "builtin"
     _log: ActivationLog | None = None
 
     @property
@@ -43,10 +45,10 @@ class Context:
         return self._log
 
 
-def step_operation(step: dict, timeout: float) -> Operation:
+def step_operation(step: dict, timeout: float, engine: str = "builtin") -> Operation:
     return Operation(op=step["op"], pkg=step["pkg"], type=step["type"], container=step.get("container") or "",
                      properties=step.get("properties") or {}, service=step.get("service") or "",
-                     key=step.get("key") or "", timeout=timeout)
+                     key=step.get("key") or "", timeout=timeout, engine=engine)
 
 
 def _summary(operation: Operation, result: OperationResult) -> dict:
@@ -57,7 +59,7 @@ def _summary(operation: Operation, result: OperationResult) -> dict:
 
 def run_steps(context: Context, steps: list[dict], wave: int, max_parallel: int) -> dict:
     """Perform the steps; the module result. Raises TargetError (after all steps ran) on failures."""
-    operations = [step_operation(s, context.timeout) for s in steps]
+    operations = [step_operation(s, context.timeout, context.activation) for s in steps]
     if context.check_mode:
         results = [_summary(o, OperationResult(ok=True, changed=would_change(o), output="check mode: would %s" % o.op))
                    for o in operations]
@@ -144,7 +146,7 @@ def rollback(context: Context, wave: int | None, run_id: str | None = None) -> d
         elif entry["op"] == RESTORE_OP:
             summary = _undo_snapshot_import(entry)
         else:
-            operation = undo_operation(entry, context.timeout)
+            operation = undo_operation(entry, context.timeout, context.activation)
             if operation.op == "activate" and operation.pkg and not os.path.exists(operation.pkg):
                 summary = _summary(operation, OperationResult(ok=False, changed=False, output="package %s is missing" % operation.pkg))
             else:

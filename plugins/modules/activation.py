@@ -227,7 +227,8 @@ def main() -> None:
         tmpdir = resolve_tmpdir(params["tmpdir"])
         context = Context(run_id=params["run_id"], journal=Journal(journal_path(params["profile"], tmpdir)),
                           log_dir=params["log_dir"], timeout=params["timeout"], check_mode=module.check_mode,
-                          profile_link=profiles.profile_link(params["profile"]), tmpdir=tmpdir)
+                          profile_link=profiles.profile_link(params["profile"]), tmpdir=tmpdir,
+                          activation=params["activation"])
         with guarded(context, params["profile"], params["fenced"] and not module.check_mode) as check:
             context.owner_check = check
             if params["rollback"]:

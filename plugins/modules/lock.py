@@ -181,7 +181,8 @@ def main() -> None:
         request = locking.LockRequest(
             profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=params["run_id"],
             log_dir=params["log_dir"], controller=params["controller"], controller_pid=params["controller_pid"],
-            controller_pid_start=params["controller_pid_start"], user=params["user"], force=params["force"])
+            controller_pid_start=params["controller_pid_start"], user=params["user"], force=params["force"],
+            activation=params["activation"])
         if params["state"] == "locked":
             result = locking.acquire(request, check_mode=module.check_mode)
         else:

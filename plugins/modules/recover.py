@@ -88,7 +88,8 @@ def main() -> None:
     params = module.params
     try:
         request = locking.LockRequest(profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=params["run_id"],
-                                      log_dir=params["log_dir"], timeout=params["timeout"])
+                                      log_dir=params["log_dir"], timeout=params["timeout"],
+                                      activation=params["activation"])
         result = recover(request, params["dead_run_id"], params["committed"], check_mode=module.check_mode)
     except TargetError as exc:
         module.fail_json(msg=exc.msg, **exc.details)

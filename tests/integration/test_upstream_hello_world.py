@@ -117,10 +117,11 @@ def test_upstream_deploys_a_change_over_this_collections_profiles(deployed):
     # (upstream's --set skips a profile whose store path differs in length from the old one)
     assert after["test1"] != before["test1"] and after["test2"] != before["test2"], (before, after)
     # upstream planned from this collection's profiles: it deactivated the old server and
-    # activated the one for the new port, and the new profile manifest names it. (The new server
-    # does not come up: upstream's process module trusts the pid file the old one left, "PID file
-    # ... already exists, assuming that the process has been started" -- upstream's own quirk,
-    # ../shared/upstream/README.md; this collection's built-in process type checks the pid.)
+    # activated the one for the new port, and the new profile manifest names it. The new server
+    # answers: the example's server removes its pid file when it stops, which upstream's process
+    # module needs (it trusts a pid file it finds, docs/interop.md).
+    answer = lab.ssh("test1", f"printf 'hello\\nquit\\n' | {CLIENT}", check=False)
+    assert answer.stdout == "Hello world!\n", answer
     out = proc.stdout + proc.stderr
     assert "Deactivating service with key" in out and "Activating service with key" in out, out
     new_server = lab.ssh("test2", f"cat {after['test2']}/profilemanifest.xml").stdout

@@ -1,9 +1,12 @@
 """hello-world-server PORT: answers `hello` with `Hello world!` over TCP.
 
 It daemonizes itself and writes its pid to $runtimeDir/hello-world-server.pid, which is
-what Dysnomia's `process` type expects of a process.
+what Dysnomia's `process` type expects of a process. On SIGTERM it removes the pid file
+and exits: Dysnomia's process module only kills the pid, and trusts a pid file it finds on
+the next activation.
 """
 import os
+import signal
 import socket
 import sys
 import threading
@@ -19,6 +22,17 @@ def serve(conn):
             stream.flush()
 
 
+def stop(pid_file):
+    try:
+        with open(pid_file, encoding="ascii") as f:
+            mine = f.read().strip() == str(os.getpid())
+        if mine:
+            os.unlink(pid_file)
+    except OSError:
+        pass
+    os._exit(0)
+
+
 def main():
     port = int(sys.argv[1])
     pid_file = os.path.join(os.environ.get("runtimeDir", "/var/run"), "hello-world-server.pid")
@@ -29,6 +43,7 @@ def main():
     os.setsid()
     if os.fork():
         os._exit(0)
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: stop(pid_file))
     with open(pid_file, "w", encoding="ascii") as f:
         f.write("%d\n" % os.getpid())
     devnull = os.open(os.devnull, os.O_RDWR)

@@ -1,6 +1,7 @@
 # A stand-in for Nixpkgs with exactly what upstream Disnix's own Nix expressions
 # (share/disnix/*.nix) use, so `disnix-env` runs offline: a few lib functions,
-# stdenv.mkDerivation with buildCommand, libxslt (its xsltproc) and buildEnv.
+# stdenv.mkDerivation with buildCommand, libxslt (its xsltproc) and buildEnv; and a callPackage
+# with Nixpkgs-like override wrapping, for models written the way Nixpkgs packages are.
 # Builders are the host's /bin/sh and tools (the lab's Nix has no sandbox), like the
 # examples' packages. Put it on NIX_PATH as nixpkgs=<this directory>.
 { system ? builtins.currentSystem, ... }:
@@ -50,8 +51,25 @@ let
       ln -s /usr/bin/xsltproc $out/bin/xsltproc
     '';
   };
+  # Nixpkgs' override wrapping, as models see it: the result of makeOverridable carries
+  # `override` (call again with changed arguments); a result that is a function (a package
+  # taking its inter-dependencies) becomes an attribute set with `__functor`, so it stays
+  # callable but builtins.isFunction says false
+  makeOverridable = f: args:
+    let
+      result = f args;
+      override = changed: makeOverridable f (args // changed);
+    in
+    if builtins.isFunction result then { inherit override; __functor = _self: result; }
+    else if builtins.isAttrs result then result // { inherit override; }
+    else result;
+
+  # arguments of fn found in this set, then the given ones
+  callPackage = fn: args: makeOverridable fn (builtins.intersectAttrs (builtins.functionArgs fn) pkgs // args);
+
+  pkgs = {
+    inherit lib system buildEnv libxslt callPackage;
+    stdenv = { inherit mkDerivation; };
+  };
 in
-{
-  inherit lib system buildEnv libxslt;
-  stdenv = { inherit mkDerivation; };
-}
+pkgs

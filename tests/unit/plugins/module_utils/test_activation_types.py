@@ -8,7 +8,7 @@ import os
 
 from ansible_collections.disnix.deploy.plugins.module_utils import activation_types
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import (
-    Operation, parse_key_values, property_value, run_operation, would_change)
+    Operation, handled_by, parse_key_values, property_value, run_operation, would_change)
 from ansible_collections.disnix.deploy.tests.unit.plugins.module_utils.target_fixtures import alive, wait_dead, write_script
 
 
@@ -205,6 +205,42 @@ def test_unknown_type_goes_to_dysnomia(lab, monkeypatch):
     assert "port=8080" in result.output
 
 
+def test_dysnomia_activation_hands_every_type_but_package_to_dysnomia(lab, monkeypatch):
+    bin_dir = lab.path("fakebin")
+    write_script(os.path.join(bin_dir, "dysnomia"), '#!/bin/sh\necho "args: $*"\n')
+    monkeypatch.setenv("PATH", bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    lab.process_pkg("loop")
+    for op in ("activate", "deactivate", "lock", "unlock"):
+        operation = process_op(lab, op, engine="dysnomia")
+        result = run_operation(operation)
+        assert result.ok, result.output
+        assert result.changed == (op in ("activate", "deactivate"))
+        assert ("args: --type process --operation %s --component %s --container process --environment"
+                % (op, operation.pkg)) in result.output
+        # dysnomia was asked; the built-in process type would have started the loop
+        assert "pid" not in result.details
+    assert [handled_by(Operation(op="activate", pkg="/x", type=t, engine="dysnomia"))
+            for t in ("process", "wrapper", "echo", "package", "systemd-unit")] == \
+        ["dysnomia", "dysnomia", "dysnomia", "builtin", "dysnomia"]
+    assert [handled_by(Operation(op="activate", pkg="/x", type=t))
+            for t in ("process", "wrapper", "echo", "package", "systemd-unit")] == \
+        ["builtin", "builtin", "builtin", "builtin", "dysnomia"]
+    package = run_operation(Operation(op="activate", pkg=lab.plain_pkg("p"), type="package", engine="dysnomia"))
+    assert package.ok and not package.changed and "args:" not in package.output
+
+
+def test_dysnomia_activation_without_dysnomia_names_the_host(lab, monkeypatch):
+    monkeypatch.setattr(activation_types.nix_tools, "which", lambda name: None)
+    lab.process_pkg("loop")
+    result = run_operation(process_op(lab, "activate", engine="dysnomia"))
+    assert not result.ok and "type 'process' needs Dysnomia on the target, but dysnomia is not installed" in result.output
+
+
+def test_unknown_activation_engine(lab):
+    result = run_operation(Operation(op="activate", pkg="/x", type="echo", engine="systemd"))
+    assert not result.ok and "unknown activation 'systemd' (one of builtin, dysnomia)" in result.output
+
+
 def test_unknown_operation():
     result = run_operation(Operation(op="frobnicate", pkg="/nix/store/x", type="echo"))
     assert not result.ok and "unknown operation" in result.output
@@ -218,6 +254,8 @@ def test_would_change(lab):
     assert not would_change(process_op(lab, "activate"))
     assert would_change(process_op(lab, "deactivate"))
     assert not would_change(Operation(op="activate", pkg="/x", type="package"))
+    # through Dysnomia the state is Dysnomia's: assume a change
+    assert would_change(process_op(lab, "activate", engine="dysnomia"))
 
 
 def test_property_values_and_key_value_files():

@@ -51,7 +51,8 @@ def test_steps_are_journaled_and_logged(lab):
     assert [(e["op"], e["service"]) for e in log] == [("activate", "server"), ("activate", "client")]
     assert all(e["ok"] and e["run_id"] == "run-1" for e in log)
     assert log[0]["time_ns"] < log[1]["time_ns"]
-    assert set(log[0]) == {"time_ns", "run_id", "op", "service", "key", "pkg", "type", "container", "ok", "msg"}
+    assert set(log[0]) == {"time_ns", "run_id", "op", "service", "key", "pkg", "type", "container", "via", "ok", "msg"}
+    assert [e["via"] for e in log] == ["builtin", "builtin"]
 
 
 def test_unchanged_rerun(lab):
