@@ -149,6 +149,11 @@ def test_clean_snapshots_keeps_n(lab, dirs):
         {g.split()[1].rsplit("/", 1)[1] for g in kept})
     again = play(lab, dirs, "clean_snapshots.yml", disnix_keep=2)
     assert again.rc == 0 and again.changed == 0, again
+    listed = play(lab, dirs, "snapshot.yml", disnix_snapshot_list=True)
+    assert listed.rc == 0 and listed.changed == 0, listed
+    for g in kept:                                               # every kept generation, and no other
+        assert g.split()[1].rsplit("/", 1)[1] in listed.out, listed
+    assert generations(lab, "test1") == kept                     # listing takes no snapshot
 
 
 def profile_services(lab, host: str) -> str:
