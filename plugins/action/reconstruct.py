@@ -50,12 +50,13 @@ class ActionModule(ActionBase):
         path = store.coordinator_profile(args["profile"], args["coordinator_profile_dir"])
         current = store.current_generation(path)
         current_path = store.generations(path).get(current) if current is not None else None
+        current_text = _read(current_path)
         try:
-            old = store.load_manifest(current_path, args["profile"]) if _read(current_path) is not None else None
+            old = store.load_manifest(current_path, args["profile"]) if current_text is not None else None
         except store.DeployError:
             old = None
         # a generation's manifest is the text a deployment writes: equal text, same store path
-        same = _read(current_path) == manifest_lib.to_xml(new)
+        same = current_text == manifest_lib.to_xml(new)
         manifest_path, generation = current_path, current
         if not same and not self._task.check_mode:
             try:
