@@ -93,7 +93,11 @@ class ActionModule(ActionBase):
                 if generation is None:
                     raise AnsibleActionFail(f"nothing deployed yet: {profile} has no generation (deploy first, or name a manifest)")
                 path = store.generations(profile)[generation]
-            document = plan_json.as_document(_read_json(path, "manifest"))
+            try:
+                # a coordinator generation is Disnix's manifest.xml (or an older JSON manifest)
+                document = plan_json.as_document(store.load_manifest(path, args["profile"]))
+            except store.DeployError as exc:
+                raise AnsibleActionFail(str(exc)) from None
             name = args["name"] or "deployment"
             source = plan_dot.deployment(document, args["title"] or (
                 f"deployment, generation {generation}" if generation is not None else "deployment"))
