@@ -12,7 +12,7 @@ from ansible_collections.disnix.deploy.plugins.module_utils import disnix_xml
 from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest as manifest_lib
 from ansible_collections.disnix.deploy.plugins.plugin_utils import reconstruct
 
-from test_manifest_xml import sample
+from ansible_collections.disnix.deploy.tests.unit.plugins.plugin_utils.test_manifest_xml import sample
 
 
 def infrastructure(manifest):
