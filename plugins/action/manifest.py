@@ -16,12 +16,14 @@ import os
 import socket
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store
+from ansible_collections.disnix.deploy.plugins.plugin_utils import guard
 from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest as manifest_lib
 from ansible_collections.disnix.deploy.plugins.plugin_utils import run_records
 from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_model import evaluate
@@ -37,6 +39,8 @@ ARGSPEC = {
     "nixpkgs": {"type": "str", "default": ""},
     "extra_params": {"type": "dict", "default": {}},
     "targets_group": {"type": "str", "default": "disnix_targets"},
+    # selective deploy: service names or tag:NAME (a list or a comma-separated string)
+    "only": {"type": "raw"},
     **store.CONTROLLER_ARGSPEC,
 }
 
@@ -96,6 +100,7 @@ class ActionModule(ActionBase):
         to_build: list[str] = []
         remote_builds: dict[str, dict] = {}
         existed = True
+        selected: set[str] | None = None
 
         if args["generation"] == "current":
             # repairing only (playbooks/unlock.yml): nothing is evaluated or built
@@ -113,6 +118,8 @@ class ActionModule(ActionBase):
                             nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=_extra_params(self._task.args, args, task_vars),
                             nix_instantiate=store.tool("nix-instantiate", nix_bin), infrastructure_source=_inventory_sources(task_vars, hosts))
             new = manifest_lib.compose(arch, infrastructure, args["profile"])
+            if args["only"] not in (None, "", []):
+                arch, new, selected = self._select(arch, new, old, args["only"])
             number = None
             to_build, remote = self._where_to_build(arch, infrastructure, build_on, nix_bin)
             for target, drvs in remote.items():
@@ -145,6 +152,8 @@ class ActionModule(ActionBase):
                 "num_of_cores": new["targets"][name]["numOfCores"],
             }
         lines = []
+        if selected is not None:
+            lines.append(f"only {', '.join(sorted(selected))}: every other service stays as deployed")
         if check and not args["generation"]:
             lines = [f"would build {d}" for d in to_build]
         lines = [f"build on {t}: {d}" for t, r in sorted(remote_builds.items()) for d in r["drvs"]] + lines
@@ -174,8 +183,23 @@ class ActionModule(ActionBase):
             "complete": check or not remote_builds,
             "build_lines": lines,
             "built": built,
+            # a selective deploy's services (disnix_only with what they depend on), else None
+            "selected": sorted(selected) if selected is not None else None,
             "seconds": round(time.monotonic() - started, 3),
         }
+
+    @staticmethod
+    def _select(arch, new: dict[str, Any], old: dict[str, Any] | None, only: Any):
+        """A selective deploy (disnix_only): the chosen services with what they depend on
+        come from the models, everything else stays as the current generation has it; only
+        the chosen services are built."""
+        distributed = {name: svc for name, svc in arch.services.items() if arch.mappings_of(name)}
+        try:
+            chosen = guard.select(distributed, guard.parse_only(only))
+            new = guard.restrict(new, old, chosen)
+        except ValueError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        return replace(arch, mappings=[m for m in arch.mappings if m.service in chosen]), new, chosen
 
     @staticmethod
     def _where_to_build(arch, infrastructure: dict[str, dict], build_on: set[str], nix_bin: str | None) -> tuple[list[str], dict[str, list[str]]]:

@@ -64,6 +64,15 @@ options:
     description: Inventory group whose hosts are the targets.
     type: str
     default: disnix_targets
+  only:
+    description:
+      - A selective deploy. Service names, or C(tag:NAME) for every service whose C(tags)
+        attribute lists NAME, as a list or a comma-separated string.
+      - The chosen services and everything they depend on (C(dependsOn), C(connectsTo),
+        C(activatesAfter)) are deployed as the models say; every other service stays as the
+        current generation has it. A service that is not chosen but depends on one that this
+        deploy removes from its target is an error, before anything changes.
+    type: raw
 extends_documentation_fragment:
   - disnix.deploy.controller
   - disnix.deploy.controller.actions
@@ -124,6 +133,11 @@ targets:
   description: Per target name, its inventory host, profile store path, profile closure and number of cores.
   returned: always
   type: dict
+selected:
+  description: The services of a selective deploy (O(only) with what they depend on).
+  returned: when O(only) is set
+  type: list
+  elements: str
 hosts:
   description: Target name to inventory host, for every host of O(targets_group).
   returned: always

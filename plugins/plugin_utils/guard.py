@@ -174,13 +174,50 @@ def select(services: dict[str, dict[str, Any]], only: list[str]) -> set[str]:
 
 def restrict(new: dict[str, Any], current: dict[str, Any] | None, chosen: set[str]) -> dict[str, Any]:
     """The manifest of a selective deploy: the chosen services' mappings from ``new``, every
-    other service's mappings as ``current`` (what is deployed) has them. Mappings of other
-    services that ``current`` has keep their dependency edges only to mappings that remain."""
-    kept = [m for m in new["mappings"] if m["service"] in chosen]
-    kept += [dict(m) for m in (current or {}).get("mappings", []) if m["service"] not in chosen]
-    ids = {m["id"] for m in kept}
-    for m in kept:
-        m["dependsOn"] = sorted(i for i in m.get("dependsOn") or [] if i in ids)
+    other service's mappings as ``current`` (what is deployed) has them.
+
+    A kept mapping's edges to a chosen service follow it to its new build on the same target
+    and container (a rebuilt dependency stays where the dependant expects it). A kept mapping
+    whose dependency would leave its target is refused: its build names that target, so it
+    has to be deployed too. Raises ValueError naming both services."""
+    old_mappings = (current or {}).get("mappings", [])
+    chosen_new = [m for m in new["mappings"] if m["service"] in chosen]
+    kept_old = [dict(m) for m in old_mappings if m["service"] not in chosen]
+    by_place = {(m["service"], m["target"], m["container"]): m for m in chosen_new}
+    unchanged = {m["id"] for m in kept_old}
+
+    def follow(m: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        """The mapping that stands where ``old`` (a chosen service's deployed mapping) stood."""
+        moved = by_place.get((old["service"], old["target"], old["container"]))
+        if moved is None:
+            raise ValueError(
+                f"disnix_only: service {m['service']} on {m['target']} is not selected but depends on "
+                f"{old['service']} on {old['target']}, which this deploy removes from there; "
+                f"select {m['service']} too (or deploy everything). Nothing was changed.")
+        return moved
+
+    by_id = {m["id"]: m for m in old_mappings}
+    by_ref = {(m["key"], m["target"], m["container"]): m for m in old_mappings}
+    for m in kept_old:
+        edges = set()
+        for dep in m.get("dependsOn") or []:
+            # an edge to another kept mapping stays, one to a chosen service follows it, one
+            # to nothing deployed is dropped
+            if dep in unchanged:
+                edges.add(dep)
+            elif dep in by_id:
+                edges.add(follow(m, by_id[dep])["id"])
+        m["dependsOn"] = sorted(edges)
+        for field in ("dependsOnRefs", "connectsToRefs"):
+            refs = []
+            for ref in m.get(field) or []:
+                old = by_ref.get((ref.get("service"), ref.get("target"), ref.get("container")))
+                if old is not None and old["service"] in chosen:
+                    ref = dict(ref, service=follow(m, old)["key"])
+                refs.append(ref)
+            if field in m:
+                m[field] = refs
+    kept = chosen_new + kept_old
     kept.sort(key=lambda x: (x["target"], x["service"], x["container"]))
     return dict(new, mappings=kept)
 

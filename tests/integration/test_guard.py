@@ -51,6 +51,11 @@ def profile_services(lab, host: str) -> dict[str, str]:
     return {s["service"]: s["pkg"] for s in json.loads(text)["services"]}
 
 
+def transitions(lab, host: str, since: int) -> list[tuple[str, str]]:
+    """The (de)activations a host logged after its first ``since`` log entries."""
+    return [(e["op"], e["service"]) for e in lab.activation_log(host)[since:] if e["op"] in ("activate", "deactivate")]
+
+
 def running_pkg(lab, host: str, service: str) -> str | None:
     """The package of the service's last successful activation when it was not deactivated since."""
     last = None
@@ -82,3 +87,54 @@ def test_a_failed_health_check_rolls_back_and_the_report_names_it(lab, coordinat
     assert running_pkg(lab, "test3", "web") == before["test3"]["web"]
     assert {h: profile_services(lab, h) for h in HOSTS} == before
     assert len(generations(coordinator)) == 1
+
+
+def test_a_selective_deploy_of_one_service_leaves_the_others_untouched(lab, coordinator):
+    before = {h: profile_services(lab, h) for h in HOSTS}
+    logged = {h: len(lab.activation_log(h)) for h in HOSTS}
+    # a new stamp rebuilds every service; only db is deployed
+    run = deploy(lab, coordinator, models={"stamp": STAMP + "-db"}, disnix_only="db")
+    assert run.rc == 0, run
+    assert "only db: every other service stays as deployed" in run.out
+    after = {h: profile_services(lab, h) for h in HOSTS}
+    assert after["test1"]["db"] != before["test1"]["db"]
+    assert running_pkg(lab, "test1", "db") == after["test1"]["db"]
+    # api and web: same builds in the profiles, no activation or deactivation at all (they
+    # were locked and unlocked, as every service of a transaction's targets is)
+    assert after["test2"] == before["test2"] and after["test3"] == before["test3"]
+    for host in ("test2", "test3"):
+        assert transitions(lab, host, logged[host]) == [], host
+    assert len(generations(coordinator)) == 2
+    # the same selection again has nothing to do
+    again = deploy(lab, coordinator, models={"stamp": STAMP + "-db"}, disnix_only="db")
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def test_a_tag_selects_its_services_with_what_they_depend_on(lab, coordinator):
+    before = {h: profile_services(lab, h) for h in HOSTS}
+    logged = len(lab.activation_log("test3"))
+    # apiStamp changes api only; tag:backend is db and api; db keeps its build
+    run = deploy(lab, coordinator, models={"stamp": STAMP + "-db", "apiStamp": "2"}, disnix_only=["tag:backend"])
+    assert run.rc == 0, run
+    after = {h: profile_services(lab, h) for h in HOSTS}
+    assert after["test1"] == before["test1"]
+    assert after["test2"]["api"] != before["test2"]["api"]
+    assert running_pkg(lab, "test2", "api") == after["test2"]["api"]
+    assert after["test3"] == before["test3"] and transitions(lab, "test3", logged) == []
+
+
+def test_a_selection_that_would_strand_a_dependant_is_refused_before_any_change(lab, coordinator, tmp_path):
+    moved = tmp_path / "db-on-test3.nix"
+    moved.write_text("{ infrastructure }:\n{\n  db = [ infrastructure.test3 ];\n  api = [ infrastructure.test2 ];\n"
+                     "  web = [ infrastructure.test3 ];\n}\n")
+    before = {h: profile_services(lab, h) for h in HOSTS}
+    gens = generations(coordinator)
+    run = deploy(lab, coordinator, distribution=str(moved), models={"stamp": STAMP + "-db", "apiStamp": "2"},
+                 disnix_only="db")
+    assert run.rc != 0, run
+    assert "service api on test2 is not selected but depends on db on test1" in run.out
+    assert {h: profile_services(lab, h) for h in HOSTS} == before
+    assert generations(coordinator) == gens
+    # a name that is no service is refused as clearly
+    run = deploy(lab, coordinator, disnix_only="nope")
+    assert run.rc != 0 and "'nope' is not a distributed service" in run.out, run

@@ -88,8 +88,24 @@ def test_restrict_keeps_what_is_deployed_for_everything_not_selected():
     assert sorted((m["service"], m["target"], m["key"]) for m in out["mappings"]) == [
         ("api", "t2", "api-k2"), ("db", "t3", "db-k"), ("web", "t3", "web-k")]
     web = next(m for m in out["mappings"] if m["service"] == "web")
-    assert web["dependsOn"] == []   # api's old mapping is gone; the edge with it
-    assert current["mappings"][2]["dependsOn"]  # the input is not changed
+    # api was rebuilt where web expects it: web's edge follows it to the new build
+    assert web["dependsOn"] == [mapping("api", "t2", key="api-k2")["id"]]
+    assert current["mappings"][2]["dependsOn"] == [mapping("api", "t2")["id"]]  # the input is not changed
+
+
+def test_restrict_refuses_to_keep_a_service_whose_dependency_moves_away():
+    current = manifest(mapping("db", "t1"), mapping("api", "t2", deps=[mapping("db", "t1")["id"]]))
+    new = manifest(mapping("db", "t3"), mapping("api", "t2", key="api-k2", deps=[mapping("db", "t3")["id"]]))
+    with pytest.raises(ValueError, match="service api on t2 is not selected but depends on db on t1, which this deploy "
+                                         "removes from there; select api too"):
+        guard.restrict(new, current, {"db"})
+    # a first deploy has nothing to keep; references by key follow a rebuild in place
+    assert [m["service"] for m in guard.restrict(new, None, {"db"})["mappings"]] == ["db"]
+    current["mappings"][1]["dependsOnRefs"] = [{"service": "db-k", "target": "t1", "container": "process"}]
+    rebuilt = manifest(mapping("db", "t1", key="db-k2"))
+    api = next(m for m in guard.restrict(rebuilt, current, {"db"})["mappings"] if m["service"] == "api")
+    assert api["dependsOnRefs"] == [{"service": "db-k2", "target": "t1", "container": "process"}]
+    assert api["dependsOn"] == [mapping("db", "t1", key="db-k2")["id"]]
 
 
 def test_keys_are_checked_and_never_quoted():
