@@ -41,6 +41,8 @@ ARGSPEC = {
     "targets_group": {"type": "str", "default": "disnix_targets"},
     # selective deploy: service names or tag:NAME (a list or a comma-separated string)
     "only": {"type": "raw"},
+    # disnix_keys: validated here against the models; its values never enter the result
+    "keys": {"type": "raw", "no_log": True},
     **store.CONTROLLER_ARGSPEC,
 }
 
@@ -101,6 +103,7 @@ class ActionModule(ActionBase):
         remote_builds: dict[str, dict] = {}
         existed = True
         selected: set[str] | None = None
+        keyed: dict[str, list[str]] | None = None
 
         if args["generation"] == "current":
             # repairing only (playbooks/unlock.yml): nothing is evaluated or built
@@ -120,6 +123,8 @@ class ActionModule(ActionBase):
             new = manifest_lib.compose(arch, infrastructure, args["profile"])
             if args["only"] not in (None, "", []):
                 arch, new, selected = self._select(arch, new, old, args["only"])
+            # before anything is built: a bad disnix_keys changes nothing
+            keyed = self._keyed(args["keys"], arch.services, new)
             number = None
             to_build, remote = self._where_to_build(arch, infrastructure, build_on, nix_bin)
             for target, drvs in remote.items():
@@ -141,6 +146,8 @@ class ActionModule(ActionBase):
         missing = sorted(t for t in new["targets"] if t not in present)
         if missing:
             raise AnsibleActionFail(f"the manifest deploys to {', '.join(missing)}, which the inventory does not have")
+        if keyed is None:
+            keyed = self._keyed(args["keys"], {m["service"] for m in new["mappings"]}, new)
         targets = {}
         for name in sorted(new["targets"]):
             prof = new["targets"][name]["profile"]
@@ -183,10 +190,25 @@ class ActionModule(ActionBase):
             "complete": check or not remote_builds,
             "build_lines": lines,
             "built": built,
+            # host -> the services it runs that have keys (disnix_keys): names only
+            "keyed_services": {hosts[t]: names for t, names in keyed.items()},
             # a selective deploy's services (disnix_only with what they depend on), else None
             "selected": sorted(selected) if selected is not None else None,
             "seconds": round(time.monotonic() - started, 3),
         }
+
+    @staticmethod
+    def _keyed(keys: Any, services, manifest: dict[str, Any]) -> dict[str, list[str]]:
+        """disnix_keys checked before anything changes; target -> its services with keys."""
+        try:
+            checked = guard.check_keys(keys, set(services))
+        except ValueError as exc:
+            raise AnsibleActionFail(f"{exc}. Nothing was changed.") from None
+        out: dict[str, set[str]] = {}
+        for m in manifest["mappings"]:
+            if m["service"] in checked:
+                out.setdefault(m["target"], set()).add(m["service"])
+        return {t: sorted(names) for t, names in sorted(out.items())}
 
     @staticmethod
     def _select(arch, new: dict[str, Any], old: dict[str, Any] | None, only: Any):

@@ -26,7 +26,7 @@ from ansible_collections.disnix.deploy.plugins.plugin_utils import transaction a
 
 display = Display()
 
-STAGES = ("query", "recover", "distribute", "lock", "wave", "migrate", "profiles", "rollback", "commit", "unlock", "report")
+STAGES = ("query", "recover", "distribute", "lock", "keys", "wave", "migrate", "profiles", "rollback", "commit", "unlock", "report")
 
 ARGSPEC = {
     "stage": {"type": "str", "required": True, "choices": list(STAGES)},
@@ -74,7 +74,7 @@ class ActionModule(ActionBase):
                                 manifest.get("committed_runs"), recover_only=args["recover_only"],
                                 deploy_state_all=args["deploy_state"])
             tx = tx_logic.after_query(tx, results, socket.gethostname(), self._alive(results), force=args["force"])
-            self._say("plan", list(manifest.get("build_lines") or []) + (tx["plan_lines"] if tx["plan"] else []))
+            self._say("plan", list(manifest.get("build_lines") or []) + (tx["plan_lines"] if tx["plan"] else []) + tx["key_lines"])
             if tx["check"] and tx["plan"]:
                 result["diff"] = tx_logic.diff_text(tx)
                 if args["plan_json"]:
@@ -86,7 +86,10 @@ class ActionModule(ActionBase):
             health = self._results(task_vars, args["health"]) if args["health"] else {}
             tx = self._judge(stage, args, tx, results, health)
         tx["active"] = tx_logic.lock_hosts(tx)
-        result.update(tx=tx, changed=bool(tx["changed"]) if tx["check"] else stage == "commit" and tx["outcome"] == tx_logic.COMMITTED)
+        committed = stage == "commit" and tx["outcome"] == tx_logic.COMMITTED
+        # a run that only rewrote keys changed something only when a key file changed
+        changed = bool(tx["changed"] or tx["key_lines"]) if tx["check"] else committed and (not tx["keys_only"] or tx["keys_changed"])
+        result.update(tx=tx, changed=changed)
         # tx carries the real properties to the next stage: never printed, not even with -v
         result["_ansible_verbose_override"] = True
         if stage == "report":
@@ -107,7 +110,7 @@ class ActionModule(ActionBase):
     def _judge(self, stage: str, args: dict[str, Any], tx: dict[str, Any], results: dict[str, Any],
                health: dict[str, Any]) -> dict[str, Any]:
         # every judging task runs (a skipped one would drop the state); stages after a stop pass
-        if stage in ("distribute", "lock", "wave", "migrate", "profiles") and not tx["go"]:
+        if stage in ("distribute", "lock", "keys", "wave", "migrate", "profiles") and not tx["go"]:
             return tx
         if stage == "recover":
             return tx_logic.after_recover(tx, results)
@@ -119,6 +122,8 @@ class ActionModule(ActionBase):
             if tx["go"] and tx["plan_lines"] != before:
                 self._say("plan, as the locked targets run", tx["plan_lines"])
             return tx
+        if stage == "keys":
+            return tx_logic.after_keys(tx, results)
         if stage == "wave":
             return tx_logic.after_wave(tx, args["wave"], results, health)
         if stage == "migrate":

@@ -18,7 +18,7 @@ import json
 import os
 import time
 
-from ansible_collections.disnix.deploy.plugins.module_utils import profiles
+from ansible_collections.disnix.deploy.plugins.module_utils import profiles, service_keys
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_log import ActivationLog
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import Operation, run_operation
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import (
@@ -261,6 +261,8 @@ def release(request: LockRequest, check_mode: bool = False) -> dict:
     results = _notify(operations, log, stop_on_failure=False)
     remove_file(request.path)
     journal = Journal(journal_path(request.profile, request.tmpdir))
+    # the run ends: what its key changes replaced is no longer needed (undone ones are back)
+    service_keys.drop_backups([e for e in journal.entries() if e.get("run_id") in (request.run_id, holder.get("recovering"))])
     journal.clear_run(request.run_id)
     if holder.get("recovering"):
         journal.clear_run(holder["recovering"])

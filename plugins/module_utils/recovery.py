@@ -13,7 +13,7 @@ Runs on targets: Python 3.8+, standard library only.
 
 from __future__ import annotations
 
-from ansible_collections.disnix.deploy.plugins.module_utils import locking, profiles
+from ansible_collections.disnix.deploy.plugins.module_utils import locking, profiles, service_keys
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, hostname
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_steps import Context, rollback
@@ -54,6 +54,9 @@ def recover(request: locking.LockRequest, dead_run_id: str | None, committed: bo
                               activation=request.activation)
             for run in runs:
                 restored += rollback(context, None, run_id=run)["restored"]
+        else:
+            # committed: the files its key changes replaced are no longer needed
+            service_keys.drop_backups([e for e in journal.entries() if e.get("run_id") in runs])
         for run in runs:
             journal.clear_run(run)
     released = locking.release(request)

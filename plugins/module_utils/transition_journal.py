@@ -25,6 +25,9 @@ UNDO = {"activate": "deactivate", "deactivate": "activate"}
 PROFILE_OP = "profile"
 # a migration's import of a snapshot on the new target (undone: its generation, its snapshot)
 RESTORE_OP = "restore"
+# a change of a key file outside the store (service_keys.py), in the wave before any step
+KEY_OP = "key"
+KEYS_WAVE = -1
 # the wave number of a profile switch: after every (de)activation wave
 PROFILE_WAVE = 1 << 30
 STEP_FIELDS = ("run_id", "wave", "op", "key", "service", "pkg", "type", "container", "properties")
@@ -91,6 +94,18 @@ class Journal:
                              "snapshot_added": snapshot_added, "generation": generation, "state": "done",
                              "pid": os.getpid()})
 
+    def key_change(self, run_id: str, wave: int, dest: str, service: str, action: str, backup: str, state: str,
+                   previous_record: dict | None = None) -> dict:
+        """A change of a key file (service_keys.py): its path, never its value."""
+        entry = {"run_id": run_id, "wave": wave, "op": KEY_OP, "key": dest, "container": "", "service": service,
+                 "action": action, "backup": backup, "state": state, "pid": os.getpid()}
+        if previous_record is not None:
+            entry["previous_record"] = previous_record
+        return self._append(entry)
+
+    def end_key(self, begun: dict, ok: bool) -> dict:
+        return self._append(dict(begun, state="done" if ok else "failed"))
+
     def pending_undo(self, run_id: str | None, wave: int | None = None) -> list[dict]:
         """Steps of ``run_id`` (every run when None) in ``wave`` (every wave when None) that
         still need undoing, newest first: the last word on each is ``done`` or ``begin``."""
@@ -99,7 +114,7 @@ class Journal:
         for entry in self.entries():
             if run_id is not None and entry.get("run_id") != run_id:
                 continue
-            if entry.get("op") not in UNDO and entry.get("op") not in (PROFILE_OP, RESTORE_OP):
+            if entry.get("op") not in UNDO and entry.get("op") not in (PROFILE_OP, RESTORE_OP, KEY_OP):
                 continue
             if wave is not None and entry.get("wave") != wave:
                 continue

@@ -13,13 +13,13 @@ import contextlib
 import dataclasses
 import os
 
-from ansible_collections.disnix.deploy.plugins.module_utils import locking, profiles, snapshots
+from ansible_collections.disnix.deploy.plugins.module_utils import locking, profiles, service_keys, snapshots
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_log import ActivationLog
 from ansible_collections.disnix.deploy.plugins.module_utils.activation_types import (
     Operation, OperationResult, run_operation, would_change)
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, hostname
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import (
-    PROFILE_OP, RESTORE_OP, Journal, undo_operation)
+    KEY_OP, PROFILE_OP, RESTORE_OP, Journal, undo_operation)
 
 
 @dataclasses.dataclass
@@ -134,7 +134,8 @@ def rollback(context: Context, wave: int | None, run_id: str | None = None) -> d
     what = "wave %d" % wave if wave is not None else "every wave"
     if context.check_mode:
         restored = [{"service": e.get("service") or "(profile)",
-                     "op": {PROFILE_OP: "profile", RESTORE_OP: "unimport snapshot"}.get(e["op"]) or undo_operation(e, 0).op,
+                     "op": {PROFILE_OP: "profile", RESTORE_OP: "unimport snapshot", KEY_OP: "restore key"}.get(e["op"])
+                     or undo_operation(e, 0).op,
                      "ok": True, "changed": True, "output": "check mode"} for e in entries]
         return {"changed": bool(restored), "results": restored, "restored": restored,
                 "msg": "would undo %d step(s) of %s" % (len(restored), what)}
@@ -145,6 +146,8 @@ def rollback(context: Context, wave: int | None, run_id: str | None = None) -> d
             summary = _undo_profile(context, entry)
         elif entry["op"] == RESTORE_OP:
             summary = _undo_snapshot_import(entry)
+        elif entry["op"] == KEY_OP:
+            summary = service_keys.undo(entry)
         else:
             operation = undo_operation(entry, context.timeout, context.activation)
             if operation.op == "activate" and operation.pkg and not os.path.exists(operation.pkg):

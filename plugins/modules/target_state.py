@@ -31,6 +31,12 @@ options:
       - Also return the target's Nix system type (C(nix-instantiate --eval -E builtins.currentSystem)).
     type: bool
     default: false
+  keys:
+    description:
+      - The keys (C(disnix_keys)) of the services this target runs, as M(disnix.deploy.keys) takes them;
+        RV(keys_plan) says which differ from the files on the target. Values are compared, never returned.
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - disnix.deploy.target
@@ -65,6 +71,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+keys_plan:
+  description:
+    - The key changes M(disnix.deploy.keys) would make for O(keys) (create, replace, remove, forget),
+      by service, name and path; keys this profile wrote for services no longer given are removed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"service": "api", "name": "db-password", "dest": "/run/keys/disnix/api/db-password", "action": "create"}]
 profile_link:
   description: The profile symlink on the target.
   returned: always
@@ -142,7 +156,7 @@ system:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.disnix.deploy.plugins.module_utils import locking, nix_tools, profiles
+from ansible_collections.disnix.deploy.plugins.module_utils import locking, nix_tools, profiles, service_keys
 from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 
@@ -175,12 +189,17 @@ def main() -> None:
         argument_spec=target_argument_spec(
             paths=dict(type="list", elements="str", default=[]),
             query_system=dict(type="bool", default=False),
+            keys=dict(type="dict", default={}, no_log=True),
         ),
         supports_check_mode=True,
     )
     params = module.params
     try:
         result = target_state(params["profile"], resolve_tmpdir(params["tmpdir"]), params["paths"], params["query_system"])
+        keys = [k for ks in service_keys.normalize(params["keys"]).values() for k in ks]
+        result["keys_plan"] = service_keys.plan(params["profile"], keys)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     except TargetError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     module.exit_json(**result)

@@ -22,6 +22,8 @@ description:
     dead runs to recover, refuses a C(--limit) that excludes a target the deployment changes, and
     in check mode reports C(changed) and, with C(--diff), each target's services before and after.
   - O(stage=lock) plans again from what the targets run under their locks.
+  - O(stage=keys) judges the key files written on the targets (M(disnix.deploy.keys)); a failure
+    rolls back what was written, as a failed wave does.
   - O(stage=migrate) judges one part of a state migration (C(deployState) services that move).
   - O(stage=commit) records the controller generation, only when every target of the transition
     confirmed its steps and its profile.
@@ -32,7 +34,7 @@ options:
     description: The stage whose results are judged.
     type: str
     required: true
-    choices: [query, recover, distribute, lock, wave, migrate, profiles, rollback, commit, unlock, report]
+    choices: [query, recover, distribute, lock, keys, wave, migrate, profiles, rollback, commit, unlock, report]
   wave:
     description: With O(stage=wave) or O(stage=rollback), the wave (the profile switch is the wave C(profile_wave) of RV(tx)).
     type: int

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ansible_collections.disnix.deploy.plugins.module_utils import service_keys
 from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
 
 DEFAULT_TIMEOUT = 10
@@ -224,51 +225,6 @@ def restrict(new: dict[str, Any], current: dict[str, Any] | None, chosen: set[st
 
 # -- secrets outside the store ---------------------------------------------------------------
 
-KEY_NAME = re.compile(r"^[A-Za-z0-9_.@+-]+$")
-KEYS_DIR = "/run/keys/disnix"
-KEY_FIELDS = ("name", "value", "owner", "group", "mode", "dest")
-
-
 def check_keys(value: Any, services: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """``disnix_keys`` validated: ``{service: [{name, value, owner, group, mode, dest}]}``.
-
-    ``dest`` defaults to ``/run/keys/disnix/<service>/<name>`` (tmpfs on most systems, never
-    the store); ``mode`` is an octal string, default ``0600``. Errors never quote a value."""
-    if value is None or value == {}:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"disnix_keys must be a dict of service name -> list of keys, got a {type(value).__name__}")
-    out: dict[str, list[dict[str, Any]]] = {}
-    for service, keys in sorted(value.items()):
-        if service not in services:
-            raise ValueError(f"disnix_keys: {service!r} is not a service of the services model")
-        if not isinstance(keys, list):
-            raise ValueError(f"disnix_keys.{service} must be a list of keys")
-        seen: set[str] = set()
-        for i, key in enumerate(keys):
-            place = f"disnix_keys.{service}[{i}]"
-            if not isinstance(key, dict):
-                raise ValueError(f"{place} must be a dict with name and value")
-            unknown = sorted(set(key) - set(KEY_FIELDS))
-            if unknown:
-                raise ValueError(f"{place} has unknown field(s) {', '.join(unknown)} (known: {', '.join(KEY_FIELDS)})")
-            name = key.get("name")
-            if not isinstance(name, str) or not KEY_NAME.match(name) or name in (".", ".."):
-                raise ValueError(f"{place}: name must be a file name (letters, digits, _ . @ + -), got {name!r}")
-            if "value" not in key or not isinstance(key["value"], str):
-                raise ValueError(f"{place} ({name}): value must be a string (from a variable or Ansible Vault)")
-            dest = key.get("dest") or f"{KEYS_DIR}/{service}/{name}"
-            if not isinstance(dest, str) or not dest.startswith("/") or "/../" in dest + "/" or dest.startswith("/nix/"):
-                raise ValueError(f"{place} ({name}): dest must be an absolute path outside /nix, got {dest!r}")
-            if dest in seen:
-                raise ValueError(f"{place} ({name}): dest {dest} is used twice")
-            seen.add(dest)
-            mode = str(key.get("mode", "0600"))
-            if not re.match(r"^0?[0-7]{3}$", mode):
-                raise ValueError(f"{place} ({name}): mode must be an octal string such as '0600', got {mode!r}")
-            for field in ("owner", "group"):
-                if key.get(field) is not None and (not isinstance(key[field], str) or not key[field] or key[field].startswith("-")):
-                    raise ValueError(f"{place} ({name}): {field} must be a user or group name")
-            out.setdefault(service, []).append({"name": name, "value": key["value"], "dest": dest, "mode": mode.rjust(4, "0"),
-                                                "owner": key.get("owner"), "group": key.get("group")})
-    return out
+    """``disnix_keys`` validated against the services model (service_keys.normalize)."""
+    return service_keys.normalize(value, services)

@@ -19,7 +19,7 @@ import copy
 from typing import Any
 
 # the journal's wave number of a profile switch: one definition, the targets' own
-from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import PROFILE_WAVE
+from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import KEYS_WAVE, PROFILE_WAVE
 from ansible_collections.disnix.deploy.plugins.plugin_utils import guard, transition_plan
 from ansible_collections.disnix.deploy.plugins.plugin_utils.manifest import mapping_id
 
@@ -102,6 +102,17 @@ def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str
         "migration_hosts": {},
         "changed": False,
         "diff": [],
+        # secrets outside the store (disnix_keys): host -> its services that have keys, and
+        # host -> the key changes its query found (names and paths; never values)
+        "keyed": dict(manifest.get("keyed_services") or {}),
+        "keys_plan": {},
+        "key_lines": [],
+        "keys_started": False,
+        "keys_written": [],
+        "keys_changed": False,
+        # the run has nothing to do but keys
+        "keys_only": False,
+        "keys_wave": KEYS_WAVE,
     }
     return tx
 
@@ -173,6 +184,8 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
         if status == "ok":
             res = results[host]
             manifests[target] = res.get("profile_manifest")
+            if res.get("keys_plan"):
+                tx["keys_plan"][host] = list(res["keys_plan"])
             lock = res.get("lock")
             journal_runs = sorted({e.get("run_id") for e in res.get("journal") or [] if e.get("run_id")})
             if lock and lock.get("run_id") != tx["run_id"]:
@@ -218,13 +231,18 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
         return tx
     _note_drift(tx, actual)
     _plan(tx, actual)
+    tx["key_lines"] = ["keys on %s: %s %s of %s (%s)" % (host, k["action"], k["name"], k["service"], k["dest"])
+                       for host in sorted(tx["keys_plan"]) for k in tx["keys_plan"][host]]
     if tx["check"]:
         tx["go"] = False
         tx["outcome"] = CHECKED
         return tx
     if not tx["recover"] and not _has_work(tx):
-        tx["go"] = False
-        tx["outcome"] = NOTHING_TO_DO
+        if keys_hosts(tx):
+            tx["keys_only"] = True
+        else:
+            tx["go"] = False
+            tx["outcome"] = NOTHING_TO_DO
     return tx
 
 
@@ -348,6 +366,33 @@ def lock_hosts(tx: dict[str, Any]) -> list[str]:
     target), not those left out because they are unreachable and have nothing to do."""
     return sorted(h for h in tx["hosts"].values()
                   if h not in tx["lost"] and h not in tx["left_out"] and h in tx["play_hosts"])
+
+
+def keys_hosts(tx: dict[str, Any]) -> list[str]:
+    """The reachable targets whose key files differ from what this run wants."""
+    hosts = lock_hosts(tx)
+    return [h for h in sorted(tx["keys_plan"]) if h in hosts and h not in tx["lost"]]
+
+
+def after_keys(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """The keys were written (before any activation); a failure rolls back what was written."""
+    tx = copy.deepcopy(tx)
+    tx["stage"] = "keys"
+    hosts = keys_hosts(tx)
+    tx["keys_started"] = bool(hosts)
+    for host in hosts:
+        status, msg = host_result(results.get(host))
+        if status == "ok":
+            tx["keys_written"].append(host)
+            tx["keys_changed"] = tx["keys_changed"] or bool((results.get(host) or {}).get("changed"))
+        elif status == "unreachable":
+            tx["lost"][host] = "keys: " + msg
+        else:
+            tx["failed"][host] = "keys: " + msg
+    if tx["lost"] or tx["failed"]:
+        tx["go"] = False
+        _plan_rollback(tx)
+    return tx
 
 
 def after_distribute(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
@@ -504,13 +549,16 @@ def rollback_waves(tx: dict[str, Any]) -> list[int]:
     if tx["go"] or tx["outcome"] in (REFUSED, CHECKED, NOTHING_TO_DO, RECOVERED):
         return []
     waves = sorted(set(tx["waves_started"]), reverse=True)
-    return ([PROFILE_WAVE] if tx["switched"] or tx["stage"] == "profiles" else []) + waves
+    return (([PROFILE_WAVE] if tx["switched"] or tx["stage"] == "profiles" else []) + waves
+            + ([KEYS_WAVE] if tx.get("keys_started") else []))
 
 
 def rollback_hosts(tx: dict[str, Any], wave: int) -> list[str]:
     """Reachable hosts with something journaled in ``wave``."""
     if wave == PROFILE_WAVE:
         return profile_hosts(tx)
+    if wave == KEYS_WAVE:
+        return keys_hosts(tx)
     return wave_hosts(tx, wave)
 
 
@@ -525,7 +573,8 @@ def after_rollback(tx: dict[str, Any], wave: int, results: dict[str, Any]) -> di
         elif status == "unreachable":
             tx["lost"][host] = tx["lost"].get(host) or "rollback: " + msg
         else:
-            tx["repair"][host] = "rollback of %s failed: %s" % ("the profile" if wave == PROFILE_WAVE else "wave %d" % wave, msg)
+            what = {PROFILE_WAVE: "the profile", KEYS_WAVE: "the keys"}.get(wave) or "wave %d" % wave
+            tx["repair"][host] = "rollback of %s failed: %s" % (what, msg)
     return tx
 
 

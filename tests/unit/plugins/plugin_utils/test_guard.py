@@ -11,7 +11,8 @@ from ansible_collections.disnix.deploy.plugins.plugin_utils import guard
 from ansible_collections.disnix.deploy.plugins.plugin_utils import transaction as tx
 from ansible_collections.disnix.deploy.plugins.plugin_utils.model_error import ModelError
 
-from ansible_collections.disnix.deploy.tests.unit.plugins.plugin_utils.test_transaction import HOSTS, OLD, locked, manifest, mapping, started
+from ansible_collections.disnix.deploy.tests.unit.plugins.plugin_utils.test_transaction import (
+    HOSTS, NEW, OLD, locked, manifest, mapping, query_ok, started)
 
 WHERE = {"path": "services.nix", "line": 7, "column": 3}
 
@@ -110,7 +111,7 @@ def test_restrict_refuses_to_keep_a_service_whose_dependency_moves_away():
 
 def test_keys_are_checked_and_never_quoted():
     keys = guard.check_keys({"api": [{"name": "db-password", "value": "s3cr3t-value", "owner": "nobody"}]}, {"api", "db"})
-    assert keys == {"api": [{"name": "db-password", "value": "s3cr3t-value", "dest": "/run/keys/disnix/api/db-password",
+    assert keys == {"api": [{"service": "api", "name": "db-password", "value": "s3cr3t-value", "dest": "/run/keys/disnix/api/db-password",
                              "mode": "0600", "owner": "nobody", "group": None}]}
     for bad, problem in [({"nope": []}, "not a service"),
                          ({"api": [{"name": "../x", "value": "s3cr3t-value"}]}, "name must be a file name"),
@@ -172,3 +173,39 @@ def test_a_passed_or_skipped_health_check_lets_the_wave_go_on():
 def test_models_without_checks_have_none():
     state = locked(started())
     assert state["health"] == {} and OLD["mappings"] and set(HOSTS) == {"t1", "t2", "t3"}
+
+
+def with_keys_plan(results, host, *plan):
+    return dict(results, **{host: dict(results[host], keys_plan=list(plan))})
+
+
+KEY_CHANGE = {"service": "api", "name": "pw", "dest": "/run/keys/disnix/api/pw", "action": "create"}
+
+
+def test_keys_are_written_after_the_lock_and_a_failed_wave_rolls_them_back_last():
+    state = tx.after_query(started(), with_keys_plan(query_ok(OLD), "h2", KEY_CHANGE), "ctl", {})
+    assert state["keys_plan"] == {"h2": [KEY_CHANGE]} and not state["keys_only"]
+    assert state["key_lines"] == ["keys on h2: create pw of api (/run/keys/disnix/api/pw)"]
+    state = tx.after_lock(state, {h: dict(r, changed=True) for h, r in query_ok(OLD).items()})
+    assert tx.keys_hosts(state) == ["h2"]
+    state = tx.after_keys(state, {"h2": {"changed": True}})
+    assert state["go"] and state["keys_written"] == ["h2"] and state["keys_changed"]
+    state = tx.after_wave(state, 0, {"h2": {"failed": True, "msg": "api would not stop"}})
+    assert state["rollback_waves"] == [0, tx.KEYS_WAVE]
+    assert state["rollback_hosts"][str(tx.KEYS_WAVE)] == ["h2"]
+
+
+def test_a_failed_key_write_stops_before_any_activation_and_undoes_the_keys():
+    state = tx.after_query(started(), with_keys_plan(query_ok(OLD), "h1", dict(KEY_CHANGE, service="db")), "ctl", {})
+    state = tx.after_lock(state, {h: dict(r, changed=True) for h, r in query_ok(OLD).items()})
+    state = tx.after_keys(state, {"h1": {"failed": True, "msg": "no user dbuser on t1"}})
+    assert not state["go"] and state["failed"] == {"h1": "keys: no user dbuser on t1"}
+    assert state["rollback_waves"] == [tx.KEYS_WAVE] and state["waves_started"] == []
+
+
+def test_a_run_with_nothing_but_keys_to_write_goes_on_as_keys_only():
+    same = dict(started(old=NEW, new=NEW), manifest_path="/nix/store/m-old")
+    idle = tx.after_query(same, query_ok(NEW), "ctl", {})
+    assert not idle["go"] and idle["outcome"] == tx.NOTHING_TO_DO
+    state = tx.after_query(same, with_keys_plan(query_ok(NEW), "h2", dict(KEY_CHANGE, action="remove")), "ctl", {})
+    assert state["go"] and state["keys_only"] and state["plan"]["waves"] == []
