@@ -124,7 +124,7 @@ class ActionModule(ActionBase):
             if args["only"] not in (None, "", []):
                 arch, new, selected = self._select(arch, new, old, args["only"])
             # before anything is built: a bad disnix_keys changes nothing
-            keyed = self._keyed(args["keys"], arch.services, new)
+            keyed = self._keyed(args["keys"], set(arch.services) or None, new)
             number = None
             to_build, remote = self._where_to_build(arch, infrastructure, build_on, nix_bin)
             for target, drvs in remote.items():
@@ -147,7 +147,9 @@ class ActionModule(ActionBase):
         if missing:
             raise AnsibleActionFail(f"the manifest deploys to {', '.join(missing)}, which the inventory does not have")
         if keyed is None:
-            keyed = self._keyed(args["keys"], {m["service"] for m in new["mappings"]}, new)
+            # a generation (rollback, repair) or no services at all (undeploy): keys of services
+            # it does not deploy are simply not written
+            keyed = self._keyed(args["keys"], None, new)
         targets = {}
         for name in sorted(new["targets"]):
             prof = new["targets"][name]["profile"]
@@ -198,10 +200,11 @@ class ActionModule(ActionBase):
         }
 
     @staticmethod
-    def _keyed(keys: Any, services, manifest: dict[str, Any]) -> dict[str, list[str]]:
-        """disnix_keys checked before anything changes; target -> its services with keys."""
+    def _keyed(keys: Any, services: set[str] | None, manifest: dict[str, Any]) -> dict[str, list[str]]:
+        """disnix_keys checked before anything changes (its service names against the services
+        model, when there is one); target -> its services with keys."""
         try:
-            checked = guard.check_keys(keys, set(services))
+            checked = guard.check_keys(keys, services)
         except ValueError as exc:
             raise AnsibleActionFail(f"{exc}. Nothing was changed.") from None
         out: dict[str, set[str]] = {}

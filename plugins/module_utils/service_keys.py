@@ -43,6 +43,19 @@ def _text(value):
     return value
 
 
+def secret_values(value) -> set:
+    """Every key value in ``disnix_keys`` as given (even a malformed one), for a module to
+    mask in whatever it returns, before it looks at anything else."""
+    found = set()
+    if isinstance(value, dict):
+        for keys in value.values():
+            for key in keys if isinstance(keys, list) else []:
+                text = _text(key.get("value")) if isinstance(key, dict) else None
+                if isinstance(text, str) and text:
+                    found.add(text)
+    return found
+
+
 def normalize(value, services=None):
     """``disnix_keys`` validated: ``{service: [{service, name, value, owner, group, mode, dest}]}``
     (``services``: the services model's names, when known).

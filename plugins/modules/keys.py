@@ -88,11 +88,16 @@ from ansible_collections.disnix.deploy.plugins.module_utils.transition_steps imp
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=target_argument_spec(run=True, keys=dict(type="dict", default={}, no_log=True),
+        # only the values are secret (masked below); names and paths stay readable in results
+        argument_spec=target_argument_spec(run=True, keys=dict(type="dict", default={}, no_log=False),
                                            fenced=dict(type="bool", default=True)),
         supports_check_mode=True,
+        # no syslog record of the invocation: it would hold the keys' values
+        no_log=True,
     )
     params = module.params
+    # only the keys' values are secret: masked in every result, messages and invocation included
+    module.no_log_values.update(service_keys.secret_values(params["keys"]))
     try:
         keys = [k for ks in service_keys.normalize(params["keys"]).values() for k in ks]
     except ValueError as exc:

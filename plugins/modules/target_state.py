@@ -189,11 +189,16 @@ def main() -> None:
         argument_spec=target_argument_spec(
             paths=dict(type="list", elements="str", default=[]),
             query_system=dict(type="bool", default=False),
-            keys=dict(type="dict", default={}, no_log=True),
+            # only the values are secret (masked below); names and paths stay readable
+            keys=dict(type="dict", default={}, no_log=False),
         ),
         supports_check_mode=True,
+        # no syslog record of the invocation: it would hold the keys' values
+        no_log=True,
     )
     params = module.params
+    # only the keys' values are secret: masked in every result, messages and invocation included
+    module.no_log_values.update(service_keys.secret_values(params["keys"]))
     try:
         result = target_state(params["profile"], resolve_tmpdir(params["tmpdir"]), params["paths"], params["query_system"])
         keys = [k for ks in service_keys.normalize(params["keys"]).values() for k in ks]

@@ -225,6 +225,6 @@ def restrict(new: dict[str, Any], current: dict[str, Any] | None, chosen: set[st
 
 # -- secrets outside the store ---------------------------------------------------------------
 
-def check_keys(value: Any, services: set[str]) -> dict[str, list[dict[str, Any]]]:
+def check_keys(value: Any, services: set[str] | None) -> dict[str, list[dict[str, Any]]]:
     """``disnix_keys`` validated against the services model (service_keys.normalize)."""
     return service_keys.normalize(value, services)

@@ -138,3 +138,70 @@ def test_a_selection_that_would_strand_a_dependant_is_refused_before_any_change(
     # a name that is no service is refused as clearly
     run = deploy(lab, coordinator, disnix_only="nope")
     assert run.rc != 0 and "'nope' is not a distributed service" in run.out, run
+
+
+SECRET = f"s3cret-{STAMP}"
+VAULT_PASSWORD = "lab-vault-password"
+KEY = "/run/keys/disnix/api/db-password"
+STATE = {"stamp": STAMP + "-db", "apiStamp": "2"}
+
+
+def vault_vars(lab, tmp_path, value: str) -> list[str]:
+    """-e @file arguments whose disnix_keys value for api is encrypted with Ansible Vault."""
+    password = tmp_path / "vault-password"
+    password.write_text(VAULT_PASSWORD + "\n")
+    encrypted = lab.run("ansible-vault", "encrypt_string", "--vault-password-file", str(password), value,
+                        "--name", "value").stdout
+    body = "\n".join("      " + line for line in encrypted.splitlines())
+    path = tmp_path / "keys.yml"
+    path.write_text("disnix_keys:\n  api:\n    - name: db-password\n" + body + "\n")
+    return ["-e", f"@{path}", "--vault-password-file", str(password)]
+
+
+def key_file(lab, host: str, path: str = KEY) -> tuple[str, str] | None:
+    """(mode owner, content) of a key file on a host, None when there is none."""
+    proc = lab.ssh(host, f"stat -c '%a %U' {path} && cat {path}", check=False)
+    if proc.returncode != 0:
+        return None
+    meta, _, content = proc.stdout.partition("\n")
+    return meta, content
+
+
+def test_a_secret_from_vault_reaches_its_target_private_and_nowhere_else(lab, coordinator, tmp_path):
+    run = deploy(lab, coordinator, "-vvvv", *vault_vars(lab, tmp_path, SECRET), models=STATE)
+    assert run.rc == 0, run.out[-3000:]
+    assert key_file(lab, "test2") == ("600 root", SECRET)
+    assert "keys on test2: create db-password of api" in run.out, run.out[run.out.find("disnix plan"):][:1500]
+    # not in the output at -vvvv, not in any target's store, profile, journal or log
+    assert SECRET not in run.out
+    for host in HOSTS:
+        found = lab.ssh(host, f"grep -rlF {SECRET} /nix/store /nix/var/nix/profiles /tmp /var/log /var/lib/disnix "
+                              "2>/dev/null || true").stdout
+        assert found.strip() == "", (host, found)
+    # not in the controller's generations (the manifests and profiles they name)
+    for gen in generations(coordinator):
+        found = lab.run("sh", "-c", f"grep -rlF {SECRET} $(readlink -f {os.path.join(coordinator, gen)}) || true").stdout
+        assert found.strip() == "", found
+    # the same secret again: nothing to do
+    again = deploy(lab, coordinator, *vault_vars(lab, tmp_path, SECRET), models=STATE)
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def test_a_failed_activation_puts_the_previous_keys_back(lab, coordinator, tmp_path):
+    web_key = "/run/keys/disnix/web/token"
+    keys = {"api": [{"name": "db-password", "value": SECRET + "-new"}], "web": [{"name": "token", "value": "web-" + SECRET}]}
+    run = deploy(lab, coordinator, models=dict(STATE, variant="unhealthy"), disnix_keys=keys)
+    assert run.rc != 0 and "failed, rolled back" in run.out, run
+    assert "Undo the keys" in run.out
+    assert key_file(lab, "test2") == ("600 root", SECRET)
+    assert key_file(lab, "test3", web_key) is None
+    assert SECRET not in run.out
+    assert lab.ssh("test2", "ls -a /run/keys/disnix/api").stdout.split() == [".", "..", "db-password"]
+
+
+def test_undeploy_removes_the_keys(lab, coordinator, tmp_path):
+    run = lab.playbook("undeploy.yml", INVENTORY, *vault_vars(lab, tmp_path, SECRET),
+                       extra_vars={"disnix_coordinator_profile_dir": coordinator})
+    assert run.rc == 0, run
+    assert key_file(lab, "test2") is None
+    assert lab.ssh("test2", "ls /var/lib/disnix/keys", check=False).stdout.strip() == ""
