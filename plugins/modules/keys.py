@@ -11,14 +11,13 @@ short_description: Write the secret files of a target's services outside the Nix
 version_added: 0.2.0
 description:
   - Makes the key files of profile O(profile) on the target equal to O(keys) (C(disnix_keys), the
-    part for the services this target runs): each key is written to its C(dest) with its owner,
+    part for the services this target runs). Each key is written to its C(dest) with its owner,
     group and mode set before its value; keys this profile wrote earlier for services that are no
     longer given are removed.
   - Every change is journaled in the transition journal (wave V(-1), before every activation) with
     the replaced file kept aside, so rolling the run back (M(disnix.deploy.activation) with
-    O(disnix.deploy.activation#module:rollback=true) and O(disnix.deploy.activation#module:wave=-1)), or recovering it after
-    the controller died, puts the previous keys back; releasing the lock after a commit deletes
-    what was kept aside.
+    C(rollback=true) and C(wave=-1)), or recovering it after the controller died, puts the
+    previous keys back; releasing the lock after a commit deletes what was kept aside.
   - What the profile wrote is recorded in C(/var/lib/disnix/keys/<profile>.json), by path and service,
     never by value. Values never appear in a result, a message, the journal or the record.
   - The role disnix.deploy.deploy runs it after locking, only on targets whose keys differ; see

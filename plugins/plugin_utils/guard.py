@@ -14,7 +14,6 @@ No Ansible, no I/O.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ansible_collections.disnix.deploy.plugins.module_utils import service_keys

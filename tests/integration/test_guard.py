@@ -163,7 +163,7 @@ def key_file(lab, host: str, path: str = KEY) -> tuple[str, str] | None:
     proc = lab.ssh(host, f"stat -c '%a %U' {path} && cat {path}", check=False)
     if proc.returncode != 0:
         return None
-    meta, _, content = proc.stdout.partition("\n")
+    meta, content = proc.stdout.split("\n", 1)
     return meta, content
 
 
