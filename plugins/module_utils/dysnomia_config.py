@@ -51,7 +51,7 @@ def parse_assignments(text: str) -> dict:
 
 
 def shell_words(text: str) -> list:
-    """The words of a bash command line without expansions: '...' literally, "..." with
+    r"""The words of a bash command line without expansions: '...' literally, "..." with
     backslash escaping \\ \" \$ \` only, a backslash outside quotes escaping any character;
     ``#`` at the start of a word starts a comment. An unclosed quote is a ValueError."""
     words = []

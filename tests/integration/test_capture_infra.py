@@ -54,8 +54,8 @@ def plain(value):
 def inventory_vars(lab, inventory: str) -> dict:
     proc = lab.run("ansible-inventory", "-i", inventory, "--list")
     hostvars = plain(json.loads(proc.stdout))["_meta"]["hostvars"]
-    return {host: {k: v for k, v in hv.items() if k.startswith("disnix_") or k in ("ansible_host", "ansible_port",
-                                                                                    "ansible_connection")}
+    wanted = ("ansible_host", "ansible_port", "ansible_connection")
+    return {host: {k: v for k, v in hv.items() if k.startswith("disnix_") or k in wanted}
             for host, hv in hostvars.items()}
 
 
