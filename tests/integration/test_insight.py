@@ -2,10 +2,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pictures and the JSON plan on the hello-world lab (issue 13).
 
-One lab, one deployment of scenario 1, then two changes, each planned in check mode with
-``disnix_plan_json`` and then deployed for real:
+One lab (test1 an i686-linux host, test2 a SOAP target reached over ssh, test3 an
+x86_64-cygwin host, as in test_hello_world.py), one deployment of scenario 1, then three
+changes in turn, each planned in check mode with ``disnix_plan_json`` and then deployed for real:
 
-- ``add``: a second client on test2 (client@test2 added, the server and client@test1 untouched);
+- ``move_client``: the client leaves test1 for test2 (client moved, the server untouched);
+- ``add``: a second client, on test1 again (client@test1 added, the server and client@test2
+  untouched);
 - ``move``: the server moves from test2 to test1 and the client stays on test2 only
   (server moved, client@test1 removed, client@test2 rebuilt: it bakes in the server's host).
 
@@ -13,8 +16,9 @@ What the plan says is compared with what the targets report afterwards: their pr
 manifests, their activation logs and the controller's new generation. The pictures are
 parsed as SVG and must name every target and service of what they draw.
 
-``DISNIX_WRITE_PICTURES=<dir>`` copies the pictures of scenario 1 and of the ``move`` plan to
-``<dir>/hello-world.{svg,png}`` and ``<dir>/hello-world-plan.{svg,png}`` (docs/pictures).
+``DISNIX_WRITE_PICTURES=<dir>`` copies the pictures of scenario 1 and of the ``move_client`` and
+``move`` plans to ``<dir>/hello-world-deployment.{svg,png}``, ``<dir>/hello-world-plan.{svg,png}``
+and ``<dir>/hello-world-plan-server.{svg,png}`` (docs/pictures, shown in docs/visualize.md).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 PORT = 20000 + (os.getpid() + 7919) % 20000
 
 CHANGES = {
+    "move_client": "{ infrastructure }:\n\n{\n  hello_world_server = [ infrastructure.test2 ];\n"
+                   "  hello_world_client = [ infrastructure.test2 ];\n}\n",
     "add": "{ infrastructure }:\n\n{\n  hello_world_server = [ infrastructure.test2 ];\n"
            "  hello_world_client = [ infrastructure.test1 infrastructure.test2 ];\n}\n",
     "move": "{ infrastructure }:\n\n{\n  hello_world_server = [ infrastructure.test1 ];\n"
@@ -150,8 +156,9 @@ def scenario1(lab, coordinator):
 def deployment_pictures(lab, coordinator, scenario1, tmp_path_factory):
     pictures = str(tmp_path_factory.mktemp("pictures"))
     first = visualize(lab, coordinator, pictures)
+    mtime = os.stat(os.path.join(pictures, "deployment.svg")).st_mtime_ns
     second = visualize(lab, coordinator, pictures)
-    return pictures, first, second
+    return pictures, first, second, mtime
 
 
 def change(lab, coordinator, tmp_path_factory, name: str) -> dict:
@@ -176,7 +183,12 @@ def change(lab, coordinator, tmp_path_factory, name: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def add(lab, coordinator, scenario1, tmp_path_factory):
+def move_client(lab, coordinator, scenario1, tmp_path_factory):
+    return change(lab, coordinator, tmp_path_factory, "move_client")
+
+
+@pytest.fixture(scope="module")
+def add(lab, coordinator, move_client, tmp_path_factory):
     return change(lab, coordinator, tmp_path_factory, "add")
 
 
@@ -185,7 +197,7 @@ def move(lab, coordinator, add, tmp_path_factory):
     return change(lab, coordinator, tmp_path_factory, "move")
 
 
-@pytest.fixture(scope="module", params=["add", "move"])
+@pytest.fixture(scope="module", params=["move_client", "add", "move"])
 def changed(request):
     return request.getfixturevalue(request.param)
 
@@ -194,7 +206,7 @@ def changed(request):
 
 
 def test_visualize_draws_every_deployed_target_and_service(scenario1, deployment_pictures):
-    pictures, first, _ = deployment_pictures
+    pictures, first, _, _ = deployment_pictures
     assert first.rc == 0, first
     assert first.changed > 0, first
     assert sorted(os.listdir(pictures)) == ["deployment.png", "deployment.svg"]
@@ -209,13 +221,16 @@ def test_visualize_draws_every_deployed_target_and_service(scenario1, deployment
     names = set(generation["targets"]) | {s for s, _ in deployed} | {t for _, t in deployed}
     assert set(generation["targets"]) >= set(HOSTS)
     assert_names(os.path.join(pictures, "deployment.svg"), names)
-    copy_picture(pictures, "deployment", "hello-world")
+    # test3 runs nothing but is a target of the infrastructure: drawn empty
+    assert "(no services)" in svg_texts(os.path.join(pictures, "deployment.svg"))
+    copy_picture(pictures, "deployment", "hello-world-deployment")
 
 
 def test_a_second_visualize_changes_nothing(deployment_pictures):
-    _, _, second = deployment_pictures
+    pictures, _, second, mtime = deployment_pictures
     assert second.rc == 0, second
     assert second.changed == 0, second
+    assert os.stat(os.path.join(pictures, "deployment.svg")).st_mtime_ns == mtime
 
 
 # -- 2. check mode: the plan as JSON, validated, drawn; nothing changes -----------------------
@@ -237,15 +252,17 @@ def test_check_mode_writes_a_plan_that_follows_the_schema(changed):
     # the plan starts from what the targets ran
     assert {(m["service"], m["target"]): m["pkg"] for m in plan["before"]} == on_targets(changed["before"])
     expected = {
-        "add": {"added": {("hello_world_client", "test2")},
-                "untouched": {("hello_world_server", "test2"), ("hello_world_client", "test1")},
+        "move_client": {"moved": {("hello_world_client", "test2")}, "untouched": {("hello_world_server", "test2")},
+                        "added": set(), "removed": set(), "rebuilt": set()},
+        "add": {"added": {("hello_world_client", "test1")},
+                "untouched": {("hello_world_server", "test2"), ("hello_world_client", "test2")},
                 "removed": set(), "moved": set(), "rebuilt": set()},
         "move": {"moved": {("hello_world_server", "test1")}, "removed": {("hello_world_client", "test1")},
                  "rebuilt": {("hello_world_client", "test2")}, "added": set(), "untouched": set()},
     }[changed["name"]]
     assert {k: {(e["service"], e["target"]) for e in v} for k, v in plan["changes"].items()} == expected
-    if changed["name"] == "move":
-        assert [e["from"] for e in plan["changes"]["moved"]] == ["test2"]
+    assert [e["from"] for e in plan["changes"]["moved"]] == {"move_client": ["test1"], "add": [], "move": ["test2"]}[
+        changed["name"]]
 
 
 def test_check_mode_changes_nothing(changed):
@@ -258,8 +275,14 @@ def test_the_plan_picture_names_every_target_and_service(changed):
     assert sorted(os.listdir(pictures)) == ["plan.png", "plan.svg"]
     names = set(plan["targets"]) | {m[k] for m in plan["before"] + plan["after"] for k in ("service", "target")}
     assert_names(os.path.join(pictures, "plan.svg"), names)
-    if changed["name"] == "move":
+    # the key names the kinds of change the plan has
+    key = {"move_client": {"moved here", "moved away", "untouched"}, "add": {"added", "untouched"},
+           "move": {"moved here", "moved away", "rebuilt", "removed"}}[changed["name"]]
+    assert key <= set(svg_texts(os.path.join(pictures, "plan.svg")))
+    if changed["name"] == "move_client":
         copy_picture(pictures, "plan", "hello-world-plan")
+    if changed["name"] == "move":
+        copy_picture(pictures, "plan", "hello-world-plan-server")
 
 
 # -- 3. the real run does what the plan said ------------------------------------------------
