@@ -1,25 +1,17 @@
 # Copyright: (c) 2026, disnix.deploy developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pictures and the JSON plan on the hello-world lab (issue 13).
+"""Pictures and the JSON plan (issue 13) on the hello-world lab of test_hello_world.py:
+test1 an i686-linux host, test2 a SOAP target reached over ssh, test3 an x86_64-cygwin host.
 
-One lab (test1 an i686-linux host, test2 a SOAP target reached over ssh, test3 an
-x86_64-cygwin host, as in test_hello_world.py), one deployment of scenario 1, then three
-changes in turn, each planned in check mode with ``disnix_plan_json`` and then deployed for real:
+In file order: scenario 1 is deployed and drawn (every target and service the targets' own
+profile manifests name is in the SVG; a second drawing changes nothing); a check-mode run of
+a change (the client moves from test1 to test2) writes a plan that fits the schema and
+changes nothing; the plan is drawn; the change is deployed for real and what the targets run
+and activated afterwards is compared with the plan; then the same for a change with an
+activation (a second server on test1), where the first plan must not match.
 
-- ``move_client``: the client leaves test1 for test2 (client moved, the server untouched);
-- ``add``: a second client, on test1 again (client@test1 added, the server and client@test2
-  untouched);
-- ``move``: the server moves from test2 to test1 and the client stays on test2 only
-  (server moved, client@test1 removed, client@test2 rebuilt: it bakes in the server's host).
-
-What the plan says is compared with what the targets report afterwards: their profile
-manifests, their activation logs and the controller's new generation. The pictures are
-parsed as SVG and must name every target and service of what they draw.
-
-``DISNIX_WRITE_PICTURES=<dir>`` copies the pictures of scenario 1 and of the ``move_client`` and
-``move`` plans to ``<dir>/hello-world-deployment.{svg,png}``, ``<dir>/hello-world-plan.{svg,png}``
-and ``<dir>/hello-world-plan-server.{svg,png}`` (docs/pictures, shown in docs/visualize.md).
-"""
+With DISNIX_WRITE_PICTURES=<dir> the pictures made here are copied into <dir>
+(docs/pictures/ holds the ones the documentation shows)."""
 
 from __future__ import annotations
 
@@ -36,22 +28,31 @@ pytestmark = needs_lab
 
 EXAMPLE = os.path.join(REPO, "examples", "hello-world")
 INVENTORY = os.path.join(EXAMPLE, "lab.disnix.yml")
-SCHEMA = os.path.join(REPO, "docs", "plan.schema.json")
 HOSTS = ("test1", "test2", "test3")
 PROFILE = "/nix/var/nix/profiles/disnix/default"
-CLIENT = PROFILE + "/bin/hello-world-client"
+SCHEMA = os.path.join(REPO, "docs", "plan.schema.json")
 SVG = "{http://www.w3.org/2000/svg}"
-# a port of this run's own, so this run's builds are new
-PORT = 20000 + (os.getpid() + 7919) % 20000
+# a port of this run's own: new builds, as in test_hello_world.py
+PORT = 20000 + os.getpid() % 20000
+# the change: the client leaves test1 for test2, the server stays on test2
+MOVE_CLIENT = """{ infrastructure }:
 
-CHANGES = {
-    "move_client": "{ infrastructure }:\n\n{\n  hello_world_server = [ infrastructure.test2 ];\n"
-                   "  hello_world_client = [ infrastructure.test2 ];\n}\n",
-    "add": "{ infrastructure }:\n\n{\n  hello_world_server = [ infrastructure.test2 ];\n"
-           "  hello_world_client = [ infrastructure.test1 infrastructure.test2 ];\n}\n",
-    "move": "{ infrastructure }:\n\n{\n  hello_world_server = [ infrastructure.test1 ];\n"
-            "  hello_world_client = [ infrastructure.test2 ];\n}\n",
+{
+  hello_world_server = [ infrastructure.test2 ];
+  hello_world_client = [ infrastructure.test2 ];
 }
+"""
+# then a second server on test1 (the client keeps talking to the first target, test2)
+SECOND_SERVER = """{ infrastructure }:
+
+{
+  hello_world_server = [ infrastructure.test2 infrastructure.test1 ];
+  hello_world_client = [ infrastructure.test2 ];
+}
+"""
+PLAN_KEYS = ("version", "run_id", "profile", "generation", "changed", "outcome", "changes", "waves", "targets",
+             "before", "after", "notes")
+CHANGE_KINDS = ("added", "removed", "moved", "rebuilt", "untouched")
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,20 @@ def coordinator(tmp_path_factory):
     return str(tmp_path_factory.mktemp("coordinator"))
 
 
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """Shared between the tests of this module: pictures, the plan, the distribution."""
+    path = tmp_path_factory.mktemp("insight")
+    (path / "pictures").mkdir()
+    (path / "distribution-move-client.nix").write_text(MOVE_CLIENT)
+    return path
+
+
+@pytest.fixture(scope="module")
+def state():
+    return {}
+
+
 def deploy(lab, coordinator, distribution: str, *args: str, **extra):
     return lab.playbook("deploy.yml", INVENTORY, *args, extra_vars={
         "disnix_services": os.path.join(EXAMPLE, "services.nix"),
@@ -73,271 +88,189 @@ def deploy(lab, coordinator, distribution: str, *args: str, **extra):
         "disnix_extra_params": {"serverPort": PORT}, **extra})
 
 
-def visualize(lab, coordinator, picture_dir: str, **extra):
+def visualize(lab, coordinator, pictures, **extra):
     return lab.playbook("visualize.yml", INVENTORY, extra_vars={
-        "disnix_picture_dir": picture_dir, "disnix_coordinator_profile_dir": coordinator, **extra})
+        "disnix_picture_dir": str(pictures), "disnix_coordinator_profile_dir": coordinator, **extra})
 
 
-def ask(lab, host: str) -> str:
-    proc = lab.ssh(host, f"printf 'hello\\nquit\\n' | {CLIENT}", check=False)
-    return proc.stdout or proc.stderr
+def profile_manifests(lab) -> dict[str, dict | None]:
+    """Each target's own profile manifest (None where it has no profile)."""
+    out = {}
+    for host in HOSTS:
+        text = lab.ssh(host, f"cat {PROFILE}/profilemanifest.json 2>/dev/null || true").stdout
+        out[host] = json.loads(text) if text.strip() else None
+    return out
 
 
-def generations(coordinator: str) -> list[str]:
-    return sorted(e for e in os.listdir(coordinator) if e.startswith("default-") and e.endswith("-link"))
+def deployed(manifests: dict[str, dict | None]) -> set[tuple[str, str]]:
+    """(service, target) of every service the targets say they run."""
+    return {(s["service"], host) for host, m in manifests.items() if m for s in m["services"]}
 
 
-def current_generation(coordinator: str) -> dict:
-    """The controller's current generation (Disnix's manifest.xml), read here with ElementTree:
-    its targets and its mappings as (service name, target) -> pkg."""
-    root = ET.parse(os.path.join(coordinator, "default")).getroot()
-    services = {s.get("name"): (s.findtext("name"), s.findtext("pkg")) for s in root.find("services").findall("service")}
-    mappings = {}
-    for group in ("serviceMappings", "packageMappings"):
-        for m in root.find(group).iter("mapping"):
-            name, pkg = services[m.findtext("service")]
-            mappings[(name, m.findtext("target"))] = pkg
-    return {"targets": sorted(t.get("name") for t in root.find("infrastructure").iter("target")),
-            "mappings": mappings}
-
-
-def profile_manifest(lab, host: str) -> dict | None:
-    proc = lab.ssh(host, f"cat {PROFILE}/profilemanifest.json", check=False)
-    return json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else None
-
-
-def state(lab, coordinator: str) -> dict:
-    """What the targets and the controller report: each host's profile (its store path and
-    manifest) and activation log, the coordinator's generations."""
-    return {
-        "profiles": {h: lab.ssh(h, f"readlink -f {PROFILE} || true").stdout.strip() for h in HOSTS},
-        "manifests": {h: profile_manifest(lab, h) for h in HOSTS},
-        "logs": {h: lab.activation_log(h) for h in HOSTS},
-        "generations": generations(coordinator),
-        "current": current_generation(coordinator) if os.path.exists(os.path.join(coordinator, "default")) else None,
-    }
-
-
-def on_targets(st: dict) -> dict[tuple[str, str], str]:
-    """(service, target) -> pkg, from the hosts' own profile manifests."""
-    return {(s["service"], m["target"]): s["pkg"]
-            for m in st["manifests"].values() if m for s in m["services"]}
-
-
-def svg_texts(path: str) -> list[str]:
-    root = ET.parse(path).getroot()                  # valid XML, or this raises
+def svg_texts(path) -> set[str]:
+    """The text of every <text> element of an SVG file (it must parse as SVG)."""
+    root = ET.parse(path).getroot()
     assert root.tag == SVG + "svg", root.tag
-    return [t for el in root.iter(SVG + "text") for t in ["".join(el.itertext())] if t.strip()]
+    return {"".join(t.itertext()).strip() for t in root.iter(SVG + "text")}
 
 
-def assert_names(path: str, names: set[str]) -> None:
-    texts = svg_texts(path)
-    missing = sorted(n for n in names if not any(n in t for t in texts))
-    assert not missing, f"{path} lacks {missing}; its texts: {texts}"
+def plain_picture(path) -> None:
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", f"{path} is no PNG"
 
 
-def copy_picture(src_dir: str, src: str, name: str) -> None:
-    dest = os.environ.get("DISNIX_WRITE_PICTURES")
-    if dest:
-        os.makedirs(dest, exist_ok=True)
-        for ext in ("svg", "png"):
-            shutil.copyfile(os.path.join(src_dir, f"{src}.{ext}"), os.path.join(dest, f"{name}.{ext}"))
+def keep(path, name: str) -> None:
+    directory = os.environ.get("DISNIX_WRITE_PICTURES")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        shutil.copyfile(path, os.path.join(directory, name))
 
 
-@pytest.fixture(scope="module")
-def scenario1(lab, coordinator):
+def activations(lab, host: str, since: int) -> list[dict]:
+    return [e for e in lab.activation_log(host)[since:] if e["op"] in ("activate", "deactivate")]
+
+
+def test_deployment_picture_names_every_target_and_service(lab, coordinator, work, state):
     run = deploy(lab, coordinator, os.path.join(EXAMPLE, "distribution-scenario1.nix"))
     assert run.rc == 0, run
-    assert ask(lab, "test1") == "Hello world!\n"
-    return state(lab, coordinator)
+    manifests = profile_manifests(lab)
+    running = deployed(manifests)
+    # what scenario 1 deploys, seen by the targets themselves
+    assert {t for _s, t in running} == {"test1", "test2"}, manifests
+    state["manifests"] = manifests
 
-
-@pytest.fixture(scope="module")
-def deployment_pictures(lab, coordinator, scenario1, tmp_path_factory):
-    pictures = str(tmp_path_factory.mktemp("pictures"))
-    first = visualize(lab, coordinator, pictures)
-    mtime = os.stat(os.path.join(pictures, "deployment.svg")).st_mtime_ns
-    second = visualize(lab, coordinator, pictures)
-    return pictures, first, second, mtime
-
-
-def change(lab, coordinator, tmp_path_factory, name: str) -> dict:
-    """Plan a change in check mode, draw the plan, deploy it; what each step left."""
-    work = tmp_path_factory.mktemp(name)
-    distribution = str(work / f"distribution-{name}.nix")
-    with open(distribution, "w", encoding="utf-8") as f:
-        f.write(CHANGES[name])
-    plan_file = str(work / "plan.json")
-    before = state(lab, coordinator)
-    check = deploy(lab, coordinator, distribution, "--check", disnix_plan_json=plan_file)
-    after_check = state(lab, coordinator)
-    with open(plan_file, encoding="utf-8") as f:
-        plan = json.load(f)
-    pictures = str(work / "pictures")
-    drawn = visualize(lab, coordinator, pictures, disnix_plan_json=plan_file, disnix_draw_deployment=False)
-    real = deploy(lab, coordinator, distribution)
-    after = state(lab, coordinator)
-    answers = {t: ask(lab, t) for s, t in on_targets(after) if s == "hello_world_client"}
-    return {"name": name, "check": check, "plan": plan, "before": before, "after_check": after_check,
-            "pictures": pictures, "drawn": drawn, "real": real, "after": after, "answers": answers}
-
-
-@pytest.fixture(scope="module")
-def move_client(lab, coordinator, scenario1, tmp_path_factory):
-    return change(lab, coordinator, tmp_path_factory, "move_client")
-
-
-@pytest.fixture(scope="module")
-def add(lab, coordinator, move_client, tmp_path_factory):
-    return change(lab, coordinator, tmp_path_factory, "add")
-
-
-@pytest.fixture(scope="module")
-def move(lab, coordinator, add, tmp_path_factory):
-    return change(lab, coordinator, tmp_path_factory, "move")
-
-
-@pytest.fixture(scope="module", params=["move_client", "add", "move"])
-def changed(request):
-    return request.getfixturevalue(request.param)
-
-
-# -- 1. the deployment as a picture ---------------------------------------------------------
-
-
-def test_visualize_draws_every_deployed_target_and_service(scenario1, deployment_pictures):
-    pictures, first, _, _ = deployment_pictures
-    assert first.rc == 0, first
-    assert first.changed > 0, first
-    assert sorted(os.listdir(pictures)) == ["deployment.png", "deployment.svg"]
-    with open(os.path.join(pictures, "deployment.png"), "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    # what was deployed, from two sources that must agree: the coordinator's generation and
-    # the targets' own profile manifests
-    generation = scenario1["current"]
-    deployed = generation["mappings"]
-    assert deployed == on_targets(scenario1)
-    assert deployed.keys() == {("hello_world_server", "test2"), ("hello_world_client", "test1")}
-    names = set(generation["targets"]) | {s for s, _ in deployed} | {t for _, t in deployed}
-    assert set(generation["targets"]) >= set(HOSTS)
-    assert_names(os.path.join(pictures, "deployment.svg"), names)
+    pictures = work / "pictures"
+    run = visualize(lab, coordinator, pictures)
+    assert run.rc == 0, run
+    assert run.changed > 0, run
+    plain_picture(pictures / "deployment.png")
+    texts = svg_texts(pictures / "deployment.svg")
+    for service, target in sorted(running):
+        assert service in texts, (service, sorted(texts))
+        assert target in texts, (target, sorted(texts))
     # test3 runs nothing but is a target of the infrastructure: drawn empty
-    assert "(no services)" in svg_texts(os.path.join(pictures, "deployment.svg"))
-    copy_picture(pictures, "deployment", "hello-world-deployment")
+    assert "test3" in texts and "(no services)" in texts, sorted(texts)
+    keep(pictures / "deployment.svg", "hello-world-deployment.svg")
+    keep(pictures / "deployment.png", "hello-world-deployment.png")
+
+    mtime = os.stat(pictures / "deployment.svg").st_mtime_ns
+    again = visualize(lab, coordinator, pictures)
+    assert again.rc == 0, again
+    assert list(again.recap) == ["localhost"] and again.recap["localhost"]["changed"] == 0, again
+    assert os.stat(pictures / "deployment.svg").st_mtime_ns == mtime
 
 
-def test_a_second_visualize_changes_nothing(deployment_pictures):
-    pictures, _, second, mtime = deployment_pictures
-    assert second.rc == 0, second
-    assert second.changed == 0, second
-    assert os.stat(os.path.join(pictures, "deployment.svg")).st_mtime_ns == mtime
-
-
-# -- 2. check mode: the plan as JSON, validated, drawn; nothing changes -----------------------
-
-
-def test_check_mode_writes_a_plan_that_follows_the_schema(changed):
-    assert changed["check"].rc == 0, changed["check"]
-    plan = changed["plan"]
+def test_check_mode_writes_a_valid_plan_and_changes_nothing(lab, coordinator, work, state):
+    plan_path = work / "plan.json"
+    generations = sorted(os.listdir(coordinator))
+    logs = {host: len(lab.activation_log(host)) for host in HOSTS}
+    run = deploy(lab, coordinator, str(work / "distribution-move-client.nix"), "--check",
+                 disnix_plan_json=str(plan_path))
+    assert run.rc == 0, run
+    plan = json.loads(plan_path.read_text())
+    with open(SCHEMA, encoding="utf-8") as f:
+        schema = json.load(f)
     try:
         import jsonschema  # pylint: disable=import-outside-toplevel
     except ImportError:
-        with open(SCHEMA, encoding="utf-8") as f:
-            required = json.load(f)["required"]
-        assert sorted(required) == sorted(set(required) & set(plan)), plan
+        for key in PLAN_KEYS:
+            assert key in plan, key
+        for kind in CHANGE_KINDS:
+            assert isinstance(plan["changes"][kind], list), kind
     else:
-        with open(SCHEMA, encoding="utf-8") as f:
-            jsonschema.Draft202012Validator(json.load(f)).validate(plan)
-    assert plan["version"] == 1 and plan["changed"] is True and plan["outcome"] == "check mode"
-    # the plan starts from what the targets ran
-    assert {(m["service"], m["target"]): m["pkg"] for m in plan["before"]} == on_targets(changed["before"])
-    expected = {
-        "move_client": {"moved": {("hello_world_client", "test2")}, "untouched": {("hello_world_server", "test2")},
-                        "added": set(), "removed": set(), "rebuilt": set()},
-        "add": {"added": {("hello_world_client", "test1")},
-                "untouched": {("hello_world_server", "test2"), ("hello_world_client", "test2")},
-                "removed": set(), "moved": set(), "rebuilt": set()},
-        "move": {"moved": {("hello_world_server", "test1")}, "removed": {("hello_world_client", "test1")},
-                 "rebuilt": {("hello_world_client", "test2")}, "added": set(), "untouched": set()},
-    }[changed["name"]]
-    assert {k: {(e["service"], e["target"]) for e in v} for k, v in plan["changes"].items()} == expected
-    assert [e["from"] for e in plan["changes"]["moved"]] == {"move_client": ["test1"], "add": [], "move": ["test2"]}[
-        changed["name"]]
+        jsonschema.validate(plan, schema, cls=jsonschema.Draft202012Validator)
 
+    assert plan["changed"] is True and plan["outcome"] == "check mode", plan
+    # the plan starts from what the targets run
+    assert {(m["service"], m["target"]) for m in plan["before"]} == deployed(state["manifests"])
+    moved = [(m["service"], m["from"], m["target"]) for m in plan["changes"]["moved"]]
+    assert moved == [("hello_world_client", "test1", "test2")], plan["changes"]
+    assert {(m["service"], m["target"]) for m in plan["after"]} == {
+        ("hello_world_server", "test2"), ("hello_world_client", "test2")}
 
-def test_check_mode_changes_nothing(changed):
-    assert changed["after_check"] == changed["before"]
-
-
-def test_the_plan_picture_names_every_target_and_service(changed):
-    drawn, pictures, plan = changed["drawn"], changed["pictures"], changed["plan"]
-    assert drawn.rc == 0, drawn
-    assert sorted(os.listdir(pictures)) == ["plan.png", "plan.svg"]
-    names = set(plan["targets"]) | {m[k] for m in plan["before"] + plan["after"] for k in ("service", "target")}
-    assert_names(os.path.join(pictures, "plan.svg"), names)
-    # the key names the kinds of change the plan has
-    key = {"move_client": {"moved here", "moved away", "untouched"}, "add": {"added", "untouched"},
-           "move": {"moved here", "moved away", "rebuilt", "removed"}}[changed["name"]]
-    assert key <= set(svg_texts(os.path.join(pictures, "plan.svg")))
-    if changed["name"] == "move_client":
-        copy_picture(pictures, "plan", "hello-world-plan")
-    if changed["name"] == "move":
-        copy_picture(pictures, "plan", "hello-world-plan-server")
-
-
-# -- 3. the real run does what the plan said ------------------------------------------------
-
-
-def new_log_entries(changed) -> list[tuple[str, str, str, str]]:
-    """(op, service, target, pkg) of each successful (de)activation the real run logged."""
-    plan, before, after = changed["plan"], changed["before"], changed["after"]
-    target_of = {t["host"]: name for name, t in plan["targets"].items() if t["host"]}
-    entries = []
+    # check mode: no new generation, no profile switched, nothing (de)activated
+    assert sorted(os.listdir(coordinator)) == generations
+    assert profile_manifests(lab) == state["manifests"]
     for host in HOSTS:
-        old = before["logs"][host]
-        assert after["logs"][host][:len(old)] == old
-        entries += [(e["op"], e["service"], target_of.get(host, host), e["pkg"])
-                    for e in after["logs"][host][len(old):] if e["ok"] and e["op"] in ("activate", "deactivate")]
-    return entries
+        assert activations(lab, host, logs[host]) == [], host
+    state["plan"] = plan
 
 
-def test_the_real_run_does_what_the_plan_said(changed):
-    real, plan, before, after = changed["real"], changed["plan"], changed["before"], changed["after"]
-    assert real.rc == 0, real
-    was, now = on_targets(before), on_targets(after)
-    # the targets now run what the plan's "after" says, and the controller's generation agrees
-    assert now == {(m["service"], m["target"]): m["pkg"] for m in plan["after"]}
-    assert after["current"]["mappings"] == now
-    assert len(after["generations"]) == len(before["generations"]) + 1
+def test_plan_picture_names_every_target_and_service_of_the_plan(lab, coordinator, work, state):
+    plan = state["plan"]
+    pictures = work / "pictures"
+    run = visualize(lab, coordinator, pictures, disnix_plan_json=str(work / "plan.json"), disnix_draw_deployment=False)
+    assert run.rc == 0, run
+    plain_picture(pictures / "plan.png")
+    texts = svg_texts(pictures / "plan.svg")
+    mentioned = {(m["service"], m["target"]) for kind in CHANGE_KINDS for m in plan["changes"][kind]}
+    mentioned |= {(m["service"], m["from"]) for m in plan["changes"]["moved"]}
+    mentioned |= {(m["service"], m["target"]) for m in plan["before"] + plan["after"]}
+    for service, target in sorted(mentioned):
+        assert service in texts, (service, sorted(texts))
+        assert target in texts, (target, sorted(texts))
+    for target in plan["targets"]:
+        assert target in texts, (target, sorted(texts))
+    # the key names the kinds of change this plan has
+    assert {"moved here", "moved away", "untouched"} <= texts, sorted(texts)
+    keep(pictures / "plan.svg", "hello-world-plan.svg")
+    keep(pictures / "plan.png", "hello-world-plan.png")
+
+
+def compare(plan: dict, manifests: dict[str, dict | None], done: list[tuple[str, str, str]]) -> None:
+    """The plan against what the targets run (their profile manifests) and what they
+    (de)activated (their activation logs, ``(op, service, host)``) after the real run."""
+    running = deployed(manifests)
     changes = plan["changes"]
-    for e in changes["added"]:
-        assert now.get((e["service"], e["target"])) == e["pkg"], e
-        assert (e["service"], e["target"]) not in was, e
-    for e in changes["removed"]:
-        assert (e["service"], e["target"]) in was, e
-        assert (e["service"], e["target"]) not in now, e
-    for e in changes["moved"]:
-        assert (e["service"], e["from"]) in was and (e["service"], e["from"]) not in now, e
-        assert now.get((e["service"], e["target"])) == e["pkg"], e
-    for e in changes["rebuilt"]:
-        assert was[(e["service"], e["target"])] != e["pkg"] == now[(e["service"], e["target"])], e
-    for e in changes["untouched"]:
-        assert was[(e["service"], e["target"])] == e["pkg"] == now[(e["service"], e["target"])], e
-    # the activations the targets logged are the plan's waves, and only those
-    logged = new_log_entries(changed)
-    planned = [(w["op"], s["service"], s["target"], s["pkg"]) for w in plan["waves"] for s in w["steps"]
-               if w["op"] in ("activate", "deactivate")]
-    assert sorted(logged) == sorted(planned)
-    # untouched services were not re-activated; what the plan moves or adds was activated
-    touched = {(s, t) for _, s, t, _ in logged}
-    assert not touched & {(e["service"], e["target"]) for e in changes["untouched"]}
-    processes = [e for e in changes["added"] + changes["moved"] if e["type"] == "process"]
-    for e in processes:
-        assert ("activate", e["service"], e["target"], e["pkg"]) in logged, e
-    for e in changes["moved"]:
-        if e["type"] == "process":
-            assert ("deactivate", e["service"], e["from"]) in {x[:3] for x in logged}, e
+    for m in changes["added"] + changes["moved"] + changes["rebuilt"] + changes["untouched"]:
+        assert (m["service"], m["target"]) in running, (m, manifests)
+    for m in changes["removed"]:
+        assert (m["service"], m["target"]) not in running, (m, manifests)
+    for m in changes["moved"]:
+        assert (m["service"], m["from"]) not in running, (m, manifests)
+    # nothing runs that the plan does not have after the change, and each build is the planned one
+    assert running == {(m["service"], m["target"]) for m in plan["after"]}, (plan["after"], manifests)
+    pkgs = {(s["service"], host): s["pkg"] for host, m in manifests.items() if m for s in m["services"]}
+    for m in plan["after"]:
+        assert pkgs[(m["service"], m["target"])] == m["pkg"], m
+    # what was (de)activated is what the plan's waves said, and nothing it leaves untouched
+    planned = sorted((w["op"], s["service"], s["target"]) for w in plan["waves"] for s in w["steps"])
+    assert sorted(done) == planned, (done, planned)
+    for m in changes["untouched"]:
+        assert not [d for d in done if d[1:] == (m["service"], m["target"])], (m, done)
 
 
-def test_the_clients_answer_after_each_change(changed):
-    assert changed["answers"] and set(changed["answers"].values()) == {"Hello world!\n"}, changed["answers"]
+def real_run(lab, coordinator, distribution: str) -> tuple[dict, list]:
+    logs = {host: len(lab.activation_log(host)) for host in HOSTS}
+    run = deploy(lab, coordinator, distribution)
+    assert run.rc == 0, run
+    entries = {host: activations(lab, host, logs[host]) for host in HOSTS}
+    assert all(e["ok"] for host in HOSTS for e in entries[host]), entries
+    return profile_manifests(lab), [(e["op"], e["service"], host) for host in HOSTS for e in entries[host]]
+
+
+def test_the_real_run_does_what_the_plan_said(lab, coordinator, work, state):
+    manifests, done = real_run(lab, coordinator, str(work / "distribution-move-client.nix"))
+    compare(state["plan"], manifests, done)
+    state["manifests"] = manifests
+
+
+def test_a_plan_with_activations_matches_its_real_run(lab, coordinator, work, state):
+    # a second server on test1: an activation there, the server on test2 left as it is
+    distribution = work / "distribution-second-server.nix"
+    distribution.write_text(SECOND_SERVER)
+    plan_path = work / "plan-second-server.json"
+    run = deploy(lab, coordinator, str(distribution), "--check", disnix_plan_json=str(plan_path))
+    assert run.rc == 0, run
+    plan = json.loads(plan_path.read_text())
+    assert [(m["service"], m["target"]) for m in plan["changes"]["added"]] == [("hello_world_server", "test1")], plan
+    assert ("hello_world_server", "test2") in {(m["service"], m["target"]) for m in plan["changes"]["untouched"]}, plan
+    assert [("activate", "hello_world_server", "test1")] == [
+        (w["op"], s["service"], s["target"]) for w in plan["waves"] for s in w["steps"]], plan["waves"]
+    assert profile_manifests(lab) == state["manifests"]
+
+    manifests, done = real_run(lab, coordinator, str(distribution))
+    compare(plan, manifests, done)
+    # the comparison can fail: the first plan does not describe this run
+    with pytest.raises(AssertionError):
+        compare(state["plan"], manifests, done)
