@@ -199,7 +199,7 @@ def changed(request):
 
 
 def test_visualize_draws_every_deployed_target_and_service(scenario1, deployment_pictures):
-    pictures, first, _, _ = deployment_pictures
+    pictures, first = deployment_pictures[:2]
     assert first.rc == 0, first
     assert first.changed > 0, first
     assert sorted(os.listdir(pictures)) == ["deployment.png", "deployment.svg"]
@@ -211,7 +211,7 @@ def test_visualize_draws_every_deployed_target_and_service(scenario1, deployment
     deployed = generation["mappings"]
     assert deployed == on_targets(scenario1)
     assert deployed.keys() == {("hello_world_server", "test2"), ("hello_world_client", "test1")}
-    names = set(generation["targets"]) | {s for s, _ in deployed} | {t for _, t in deployed}
+    names = set(generation["targets"]) | {name for mapping in deployed for name in mapping}
     assert set(generation["targets"]) >= set(HOSTS)
     assert_names(os.path.join(pictures, "deployment.svg"), names)
     # test3 runs nothing but is a target of the infrastructure: drawn empty
@@ -219,7 +219,7 @@ def test_visualize_draws_every_deployed_target_and_service(scenario1, deployment
 
 
 def test_a_second_visualize_changes_nothing(deployment_pictures):
-    pictures, _, second, mtime = deployment_pictures
+    pictures, second, mtime = deployment_pictures[0], deployment_pictures[2], deployment_pictures[3]
     assert second.rc == 0, second
     assert second.changed == 0, second
     assert os.stat(os.path.join(pictures, "deployment.svg")).st_mtime_ns == mtime
@@ -315,7 +315,7 @@ def compare(plan: dict, before: dict, after: dict) -> None:
                if w["op"] in ("activate", "deactivate")]
     assert sorted(logged) == sorted(planned)
     # untouched services were not re-activated; what the plan moves or adds was activated
-    touched = {(s, t) for _, s, t, _ in logged}
+    touched = {(entry[1], entry[2]) for entry in logged}
     assert not touched & {(e["service"], e["target"]) for e in changes["untouched"]}
     processes = [e for e in changes["added"] + changes["moved"] if e["type"] == "process"]
     for e in processes:
