@@ -49,6 +49,11 @@ def host_result(result: Any) -> tuple[str, str]:
     return "ok", str(result.get("msg") or "")
 
 
+def _fail(tx: dict[str, Any], host: str, status: str, message: str) -> None:
+    """Record that ``host`` failed a stage: lost when it was unreachable, failed otherwise."""
+    tx["lost" if status == "unreachable" else "failed"][host] = message
+
+
 def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str], check: bool,
           committed_runs: list[str] | None = None, recover_only: bool = False,
           deploy_state_all: bool = False) -> dict[str, Any]:
@@ -352,7 +357,7 @@ def after_recover(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]
             tx["notes"].append("%s: recovered run %s (%s): %s" % (host, tx["recover"][host]["dead_run_id"] or "without lock",
                                                                   res.get("direction"), res.get("msg")))
         else:
-            tx["lost" if status == "unreachable" else "failed"][host] = "recover: " + msg
+            _fail(tx, host, status, "recover: " + msg)
     if (tx["lost"] or tx["failed"]) and tx["recover_only"]:
         tx["outcome"] = INCOMPLETE
     elif tx["lost"] or tx["failed"]:
@@ -385,10 +390,8 @@ def after_keys(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
         if status == "ok":
             tx["keys_written"].append(host)
             tx["keys_changed"] = tx["keys_changed"] or bool((results.get(host) or {}).get("changed"))
-        elif status == "unreachable":
-            tx["lost"][host] = "keys: " + msg
         else:
-            tx["failed"][host] = "keys: " + msg
+            _fail(tx, host, status, "keys: " + msg)
     if tx["lost"] or tx["failed"]:
         tx["go"] = False
         _plan_rollback(tx)
@@ -401,7 +404,7 @@ def after_distribute(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, A
     for host in lock_hosts(tx):
         status, msg = host_result(results.get(host))
         if status in ("failed", "unreachable"):
-            tx["lost" if status == "unreachable" else "failed"][host] = "distribute: " + msg
+            _fail(tx, host, status, "distribute: " + msg)
     if tx["lost"] or tx["failed"]:
         _stop(tx, REFUSED, "copying the closures failed: %s" % "; ".join("%s: %s" % kv for kv in sorted({**tx["lost"], **tx["failed"]}.items())))
     return tx
@@ -422,7 +425,7 @@ def after_lock(tx: dict[str, Any], results: dict[str, Any], no_lock: bool = Fals
                 tx["locked"].append(host)
             manifests[targets_of[host]] = res.get("profile_manifest")
         else:
-            tx["lost" if status == "unreachable" else "failed"][host] = "lock: " + msg
+            _fail(tx, host, status, "lock: " + msg)
     if tx["lost"] or tx["failed"]:
         _stop(tx, REFUSED, "locking failed: %s" % "; ".join("%s: %s" % kv for kv in sorted({**tx["lost"], **tx["failed"]}.items())))
         return tx
@@ -534,10 +537,8 @@ def after_profiles(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any
         status, msg = host_result(results.get(host))
         if status == "ok":
             tx["switched"].append(host)
-        elif status == "unreachable":
-            tx["lost"][host] = "profile: " + msg
         else:
-            tx["failed"][host] = "profile: " + msg
+            _fail(tx, host, status, "profile: " + msg)
     if tx["lost"] or tx["failed"]:
         tx["go"] = False
         _plan_rollback(tx)
