@@ -85,3 +85,27 @@ def test_steps_carry_what_the_target_needs():
     (step,) = transition_plan.plan(None, manifest(a))["waves"][0]["steps"]["t1"]
     assert step == {"op": "activate", "key": a["key"], "service": "a", "pkg": a["pkg"],
                     "type": "process", "container": "process", "properties": {"runtimeDir": "/run"}}
+
+
+def test_a_chain_of_thousands_of_dependencies_is_planned_wave_by_wave():
+    # deeper than Python's recursion limit: the layering must not recurse per dependency
+    chain = [mapping("s0", "t1")]
+    for i in range(1, 5000):
+        chain.append(mapping(f"s{i}", f"t{i % 3}", deps=(chain[-1]["id"],)))
+    plan = transition_plan.plan(None, manifest(*reversed(chain)))
+    assert len(plan["waves"]) == 5000
+    assert [s["service"] for w in plan["waves"][:3] for steps in w["steps"].values() for s in steps] == ["s0", "s1", "s2"]
+    down = transition_plan.plan(manifest(*chain), manifest())
+    assert [s["service"] for steps in down["waves"][0]["steps"].values() for s in steps] == ["s4999"]
+    assert [s["service"] for steps in down["waves"][-1]["steps"].values() for s in steps] == ["s0"]
+
+
+def test_a_cycle_is_refused_with_a_node_on_it():
+    a = mapping("a", "t1", deps=("b-v1:t1:process",))
+    b = mapping("b", "t1", deps=(a["id"],))
+    try:
+        transition_plan.plan(None, manifest(a, b))
+    except ValueError as exc:
+        assert str(exc) == "dependency cycle through " + a["id"]
+    else:
+        raise AssertionError("a cycle was planned")
