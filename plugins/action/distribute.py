@@ -39,7 +39,7 @@ def _mb(n: int) -> str:
 class ActionModule(ActionBase):
     """Sends the given store paths (in closure order) to the target."""
 
-    TRANSFERS_FILES = True
+    TRANSFERS_FILES = False
 
     def _remote(self, cmd: str) -> dict:
         return self._low_level_execute_command(cmd)

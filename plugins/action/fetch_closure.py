@@ -22,7 +22,7 @@ from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_st
 class ActionModule(ActionBase):
     """Copies the closure of the given paths from the target into the controller's store."""
 
-    TRANSFERS_FILES = True
+    TRANSFERS_FILES = False
 
     def _remote(self, cmd: str, what: str) -> str:
         res = self._low_level_execute_command(cmd)
