@@ -86,6 +86,7 @@ class ActionModule(ActionBase):
             health = self._results(task_vars, args["health"]) if args["health"] else {}
             tx = self._judge(stage, args, tx, results, health)
         tx["active"] = tx_logic.lock_hosts(tx)
+        tx["profile_hosts"] = tx_logic.profile_hosts(tx)
         committed = stage == "commit" and tx["outcome"] == tx_logic.COMMITTED
         # a run that only rewrote keys changed something only when a key file changed
         changed = bool(tx["changed"] or tx["key_lines"]) if tx["check"] else committed and (not tx["keys_only"] or tx["keys_changed"])

@@ -221,6 +221,25 @@ def acquire(request: LockRequest, check_mode: bool = False) -> dict:
             **state, "msg": "locked profile '%s' and %d service(s)" % (request.profile, len(operations))}
 
 
+def lock_for_change(request: LockRequest, state: dict, planned_profile: str | None, keys_differ: bool) -> dict:
+    """The query's lock (target_state's ``lock``): takes the profile's lock in the same round
+    trip when the run changes this target (its profile is not ``planned_profile``, or key files
+    differ) and nothing holds the lock or left a journal (the lock stage handles those, after
+    any repair). What to add to the query's result: ``locked``, and the state read under the
+    lock, or ``lock_refused`` with why (a service's veto, a lock taken meanwhile)."""
+    if state.get("lock") is not None or state.get("journal"):
+        return {"locked": False}
+    if not keys_differ and (planned_profile is None or state.get("profile_path") == planned_profile):
+        return {"locked": False}
+    try:
+        result = acquire(request)
+    except TargetError as exc:
+        return {"locked": False, "lock_refused": exc.msg}
+    return {"locked": True, "changed": True, "lock": result["lock"], "profile_path": result["profile_path"],
+            "profile_manifest": result["profile_manifest"], "lock_services": result["services"],
+            "warnings": result.get("warnings") or []}
+
+
 def _profile_state(request: LockRequest) -> dict:
     """What the target runs, read under the lock: the transition is planned from this."""
     path = profiles.current_path(profiles.profile_link(request.profile))

@@ -7,17 +7,19 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: target_state
-short_description: Report a Disnix target's deployment state in one round trip
+short_description: Report a Disnix target's deployment state (and lock it for a change) in one round trip
 version_added: 0.1.0
 description:
   - Reads everything the controller needs before it plans a deployment on a target, with as
-    few subprocesses as possible; changes nothing.
+    few subprocesses as possible.
   - The deployed profile V(/nix/var/nix/profiles/disnix/<profile>), its generations and the
     profile manifest C(profilemanifest.json) of the store path it points to.
   - The lock file and the journal a transition may have left behind.
   - Which of the given store paths the target's Nix store lacks
     (one C(nix-store --check-validity --print-invalid) call), the Nix version and, on request,
     the Nix system type.
+  - Changes nothing unless O(lock) is given; then it may take the profile's lock, which a deployment
+    would take next anyway (one round trip less).
 options:
   paths:
     description:
@@ -37,13 +39,50 @@ options:
         RV(keys_plan) says which differ from the files on the target. Values are compared, never returned.
     type: dict
     default: {}
+  lock:
+    description:
+      - Lock the profile in the same round trip, for the run O(lock.run_id), when the run changes this
+        target (its profile is not O(lock.planned_profile), or O(keys) differ from the files). Not taken
+        when the profile is locked already or a journal is left (a repair comes first, then the lock stage
+        locks), nor in check mode. The services are asked first, as M(disnix.deploy.lock) asks them.
+      - A refusal (a service's veto, a lock taken meanwhile) does not fail the query; RV(lock_refused) says why.
+    type: dict
+    suboptions:
+      run_id:
+        description: The run that takes the lock.
+        type: str
+        required: true
+      planned_profile:
+        description: The store path this run's profile for the target has; V(null) when there is none.
+        type: str
+      controller:
+        description: The controller's host name, recorded in the lock.
+        type: str
+      controller_pid:
+        description: The controller process, recorded in the lock (a dead holder is recovered).
+        type: int
+      controller_pid_start:
+        description: When that process started, so that a reused PID is not taken for it.
+        type: str
+      user:
+        description: Who deploys, recorded in the lock.
+        type: str
+      activation:
+        description: How the services' lock operations run, as in M(disnix.deploy.lock).
+        type: str
+        choices: [builtin, dysnomia]
+        default: builtin
+      log_dir:
+        description: Where the services' lock operations are logged.
+        type: path
+        default: /var/log/disnix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - disnix.deploy.target
 attributes:
   check_mode:
     support: full
-    description: The module only reads, so it runs the same in check mode.
+    description: Only reads in check mode (no O(lock) is taken); without O(lock) it only reads anyway.
   diff_mode:
     support: none
   platform:
@@ -152,12 +191,21 @@ system:
   returned: always
   type: str
   sample: x86_64-linux
+locked:
+  description: Whether this call took the profile's lock (O(lock)); the profile state returned is then read under it.
+  returned: always
+  type: bool
+lock_refused:
+  description: Why O(lock) could not be taken (a service refused, another run holds the lock).
+  returned: when the lock was refused
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.disnix.deploy.plugins.module_utils import locking, nix_tools, profiles, service_keys
-from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import (DEFAULT_LOG_DIR, TargetError, resolve_tmpdir,
+                                                                                 target_argument_spec)
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 
 
@@ -191,6 +239,16 @@ def main() -> None:
             query_system=dict(type="bool", default=False),
             # only the values are secret (masked below); names and paths stay readable
             keys=dict(type="dict", default={}, no_log=False),
+            lock=dict(type="dict", options=dict(
+                run_id=dict(type="str", required=True),
+                planned_profile=dict(type="str"),
+                controller=dict(type="str"),
+                controller_pid=dict(type="int"),
+                controller_pid_start=dict(type="str"),
+                user=dict(type="str"),
+                activation=dict(type="str", default="builtin", choices=["builtin", "dysnomia"]),
+                log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
+            )),
         ),
         supports_check_mode=True,
         # no syslog record of the invocation: it would hold the keys' values
@@ -203,6 +261,16 @@ def main() -> None:
         result = target_state(params["profile"], resolve_tmpdir(params["tmpdir"]), params["paths"], params["query_system"])
         keys = [k for ks in service_keys.normalize(params["keys"]).values() for k in ks]
         result["keys_plan"] = service_keys.plan(params["profile"], keys)
+        result["locked"] = False
+        lock = params["lock"]
+        if lock and not module.check_mode:
+            request = locking.LockRequest(
+                profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=lock["run_id"],
+                log_dir=lock["log_dir"], controller=lock["controller"], controller_pid=lock["controller_pid"],
+                controller_pid_start=lock["controller_pid_start"], user=lock["user"], activation=lock["activation"])
+            result.update(locking.lock_for_change(request, result, lock["planned_profile"], bool(result["keys_plan"])))
+            for warning in result.pop("warnings", []):
+                module.warn(warning)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     except TargetError as exc:

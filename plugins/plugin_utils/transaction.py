@@ -83,8 +83,13 @@ def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str
         "lost": {},
         # unreachable targets that neither run nor receive a service: not asked again
         "left_out": [],
-        # the targets that take part in the stages to come (lock_hosts)
+        # the targets that take part in the stages to come (lock_hosts) and those whose profile
+        # is switched (profile_hosts)
         "active": [],
+        "profile_hosts": [],
+        # what the query found: host -> its current profile path, target -> its profile manifest
+        "current_profiles": {},
+        "query_manifests": {},
         "failed": {},
         "notes": [],
         "locked": [],
@@ -189,6 +194,12 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
         if status == "ok":
             res = results[host]
             manifests[target] = res.get("profile_manifest")
+            tx["current_profiles"][host] = res.get("profile_path")
+            # the target locked itself in the query, as this run changes it (target_state's lock)
+            if res.get("locked"):
+                tx["locked"].append(host)
+            if res.get("lock_refused"):
+                tx["failed"][host] = "lock: " + str(res["lock_refused"])
             if res.get("keys_plan"):
                 tx["keys_plan"][host] = list(res["keys_plan"])
             lock = res.get("lock")
@@ -217,6 +228,7 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
             tx["outcome"] = INCOMPLETE
             tx["notes"].append("cannot repair %s" % "; ".join("%s: %s" % kv for kv in sorted({**tx["lost"], **tx["failed"]}.items())))
         return tx
+    tx["query_manifests"] = manifests
     actual = actual_manifest(tx, manifests)
     touched = _touched_targets(actual, tx["new"])
     tx["touched"] = sorted(touched)
@@ -229,6 +241,11 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
     if tx["lost"]:
         _stop(tx, REFUSED, "cannot reach %s, which this deployment involves: %s"
               % (", ".join(sorted(tx["lost"])), "; ".join("%s: %s" % kv for kv in sorted(tx["lost"].items()))))
+        return tx
+    refusals = {h: why for h, why in tx["failed"].items() if why.startswith("lock: ")}
+    if tx["failed"] and len(refusals) == len(tx["failed"]):
+        # only refusals of the locks the query took (a service's veto, a race): as the lock stage says it
+        _stop(tx, REFUSED, "locking failed: %s" % "; ".join("%s: %s" % kv for kv in sorted(refusals.items())))
         return tx
     if tx["failed"]:
         _stop(tx, REFUSED, "; ".join("%s: %s" % kv for kv in sorted(tx["failed"].items()))
@@ -291,6 +308,9 @@ def _plan(tx: dict[str, Any], actual: dict[str, Any]) -> None:
 
 def _has_work(tx: dict[str, Any]) -> bool:
     if tx["changed"]:
+        return True
+    # same services, yet a target's profile is not the planned one: never skipped as a no-op
+    if any(_profile_differs(tx, host) for host in _reachable(tx)):
         return True
     # same services, yet a profile or the controller generation to set (a run cut short)
     if tx["target_generation"] is not None:
@@ -366,11 +386,48 @@ def after_recover(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]
     return tx
 
 
-def lock_hosts(tx: dict[str, Any]) -> list[str]:
-    """The targets that take part: every reachable one in the play (Disnix locks every
-    target), not those left out because they are unreachable and have nothing to do."""
+def _reachable(tx: dict[str, Any]) -> list[str]:
+    """The targets in the play that answered (not lost, not left out as unreachable)."""
     return sorted(h for h in tx["hosts"].values()
                   if h not in tx["lost"] and h not in tx["left_out"] and h in tx["play_hosts"])
+
+
+def _planned_profile(tx: dict[str, Any], host: str) -> str | None:
+    return ((tx["new"].get("targets") or {}).get(_target_of(tx).get(host, "")) or {}).get("profile")
+
+
+def _profile_differs(tx: dict[str, Any], host: str) -> bool:
+    planned = _planned_profile(tx, host)
+    return planned is not None and tx["current_profiles"].get(host) != planned
+
+
+def work_hosts(tx: dict[str, Any]) -> list[str]:
+    """The reachable targets this run changes: their services or profile differ from the
+    plan, their key files differ, or a dead run left something to repair there."""
+    if tx["plan"] is None:
+        return []
+    touched = set(tx.get("touched") or [])
+    targets_of = _target_of(tx)
+    return [h for h in _reachable(tx)
+            if targets_of[h] in touched or _profile_differs(tx, h) or h in tx["keys_plan"] or h in tx["recover"]]
+
+
+def _dependency_hosts(tx: dict[str, Any]) -> set[str]:
+    """The targets of what the services this run activates depend on: locked too, so that no
+    other deployment takes a dependency away while they start."""
+    if tx["plan"] is None:
+        return set()
+    by_id = {m["id"]: m for m in tx["new"]["mappings"]}
+    return {tx["hosts"][by_id[d]["target"]] for i in tx["plan"]["activate"] if i in by_id
+            for d in by_id[i]["dependsOn"] if d in by_id and by_id[d]["target"] in tx["hosts"]}
+
+
+def lock_hosts(tx: dict[str, Any]) -> list[str]:
+    """The targets that take part: those this run changes and those running what its new
+    services depend on. A target it neither changes nor depends on is only asked what it runs
+    (one round trip; docs/performance.md), not locked as Disnix locks every target."""
+    reachable = set(_reachable(tx))
+    return sorted((set(work_hosts(tx)) | _dependency_hosts(tx)) & reachable)
 
 
 def keys_hosts(tx: dict[str, Any]) -> list[str]:
@@ -415,15 +472,20 @@ def after_lock(tx: dict[str, Any], results: dict[str, Any], no_lock: bool = Fals
     changed. Otherwise plan again from what each target runs now, under its lock."""
     tx = copy.deepcopy(tx)
     tx["stage"] = "lock"
-    manifests: dict[str, dict | None] = {}
+    # the query's reading stands where it was taken under this run's lock (or for a target
+    # that takes no part); the others are read again by this stage
+    manifests: dict[str, dict | None] = dict(tx["query_manifests"])
     targets_of = _target_of(tx)
     for host in lock_hosts(tx):
+        if host in tx["locked"] and not no_lock:
+            continue
         status, msg = host_result(results.get(host))
         res = results.get(host) or {}
         if status == "ok":
             if not no_lock:
                 tx["locked"].append(host)
             manifests[targets_of[host]] = res.get("profile_manifest")
+            tx["current_profiles"][host] = res.get("profile_path")
         else:
             _fail(tx, host, status, "lock: " + msg)
     if tx["lost"] or tx["failed"]:
@@ -434,6 +496,11 @@ def after_lock(tx: dict[str, Any], results: dict[str, Any], no_lock: bool = Fals
     _plan(tx, actual)
     if tx["plan_lines"] != previous:
         tx["notes"].append("the targets changed between query and lock (another deploy committed); planned again from what they run now")
+    unlocked = sorted(set(lock_hosts(tx)) - set(tx["locked"]))
+    if unlocked and not no_lock:
+        # the plan made again under the locks needs a target this run did not lock
+        _stop(tx, REFUSED, "the plan made again under the locks needs %s, which this run has not locked (another "
+                           "deployment changed the targets meanwhile); run the deployment again" % ", ".join(unlocked))
     return tx
 
 
@@ -527,7 +594,8 @@ def _plan_rollback(tx: dict[str, Any]) -> None:
 
 
 def profile_hosts(tx: dict[str, Any]) -> list[str]:
-    return [h for h in lock_hosts(tx) if h not in tx["lost"]]
+    """The targets whose profile this run sets: those it changes that have a planned profile."""
+    return [h for h in work_hosts(tx) if h not in tx["lost"] and _planned_profile(tx, h) is not None]
 
 
 def after_profiles(tx: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:

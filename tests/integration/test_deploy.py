@@ -242,3 +242,34 @@ def test_a_host_recreated_blank_gets_everything_it_should_run(lab, coordinator):
     assert running(lab, "test3", "db") and running(lab, "test3", "web") and running(lab, "test2", "api")
     assert running(lab, "test1", "db") is None
     assert len(generations(coordinator)) == gens + 1
+
+
+def test_a_deploy_locks_only_the_targets_it_changes_or_depends_on(lab, coordinator):
+    params = {"stamp": STAMP + "-blank", "variant": "good"}
+    run = deploy(lab, coordinator, "distribution-3.nix", disnix_extra_params=params)   # guard joins test1
+    assert run.rc == 0, run
+    assert lab.ssh("test1", "test -e /tmp/guard-active", check=False).returncode == 0
+    gens = len(generations(coordinator))
+    # guard refuses every lock from now on: a run that locked test1 would be refused
+    lab.ssh("test1", "touch /tmp/guard-veto")
+    try:
+        mark = activations(lab)[-1]["time_ns"]
+        # a no-op locks nothing: no service is asked, nothing is logged anywhere
+        run = deploy(lab, coordinator, "distribution-3.nix", disnix_extra_params=params)
+        assert run.rc == 0 and run.changed == 0, run
+        assert [e for e in activations(lab) if e["time_ns"] > mark] == []
+        # web alone is rebuilt (on test3; it depends on api on test2): test1 takes no part
+        run = deploy(lab, coordinator, "distribution-3.nix", disnix_extra_params=dict(params, webNote=" (2)"))
+        assert run.rc == 0, run
+        logged = [(e["op"], e["service"], e["host"]) for e in activations(lab) if e["time_ns"] > mark]
+        assert [s for s in logged if s[0] in ("activate", "deactivate")] == \
+            [("deactivate", "web", "test3"), ("activate", "web", "test3")], logged
+        assert [s for s in logged if s[2] == "test1"] == [], logged     # guard was not even asked
+        assert "api at test2 (2)" in lab.ssh("test3", "cat /nix/var/nix/profiles/disnix/default/bin/web").stdout
+        assert len(generations(coordinator)) == gens + 1 and locks(lab) == []
+        # a change on test1 is refused by guard, with nothing changed
+        run = deploy(lab, coordinator, "distribution-2.nix", disnix_extra_params=params)
+        assert run.rc != 0 and "locking failed" in run.out and "guard" in run.out, run
+        assert len(generations(coordinator)) == gens + 1 and locks(lab) == []
+    finally:
+        lab.ssh("test1", "rm -f /tmp/guard-veto")

@@ -1,8 +1,8 @@
 # Test services: db <- api <- web (dependsOn), each a daemon that bakes the host of its
 # dependency into its package, and a wrapper `guard` whose lock obeys /tmp/guard-veto.
 # extra param `variant`: "fail" makes api's activation fail and gives db a new build;
-# `stamp` goes into every build, so a test run gets builds of its own.
-{ system, distribution, invDistribution, variant ? "good", stamp ? "", ... }:
+# `stamp` goes into every build, so a test run gets builds of its own; `webNote` into web's only.
+{ system, distribution, invDistribution, variant ? "good", stamp ? "", webNote ? "", ... }:
 
 let
   daemon = { name, config, fail ? false }: derivation {
@@ -56,7 +56,7 @@ rec {
     name = "web";
     type = "process";
     dependsOn = { inherit api; };
-    pkg = { api }: daemon { name = "web"; config = "api at ${api.target.properties.hostname}"; };
+    pkg = { api }: daemon { name = "web"; config = "api at ${api.target.properties.hostname}${webNote}"; };
   };
 
   guard = {

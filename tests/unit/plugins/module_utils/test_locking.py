@@ -134,3 +134,26 @@ def test_check_mode_changes_nothing(lab):
     result = acquire(request(lab), check_mode=True)
     assert result["changed"] and [s["service"] for s in result["services"]] == ["a", "tools"]
     assert lab.wrapper_ops() == [] and not os.listdir(lab.tmpdir) and not os.listdir(lab.log_dir)
+
+
+def test_the_query_locks_only_a_target_the_run_changes(lab):
+    deploy_wrappers(lab, "a")
+    state = {"lock": None, "journal": [], "profile_path": "/nix/store/current-profile"}
+    # the planned profile is the one deployed and no key differs: nothing is locked, nothing asked
+    assert locking.lock_for_change(request(lab), state, "/nix/store/current-profile", False) == {"locked": False}
+    assert not os.path.exists(os.path.join(lab.tmpdir, "disnix-default.lock")) and lab.wrapper_ops() == []
+    # a run that changes the target: the services are asked, the lock taken, the state read under it
+    taken = locking.lock_for_change(request(lab), state, "/nix/store/planned-profile", False)
+    assert taken["locked"] and taken["changed"] and taken["lock"]["run_id"] == "run-1"
+    assert lab.wrapper_ops() == ["lock wrapper"]
+    assert [s["service"] for s in taken["profile_manifest"]["services"]] == ["a", "tools"]
+    # held now (by this run): a second query does not lock again; another run is refused, not failed
+    assert locking.lock_for_change(request(lab), dict(state, lock=taken["lock"]), "/nix/store/p2", False) == {"locked": False}
+    refused = locking.lock_for_change(request(lab, run_id="run-2"), state, "/nix/store/p2", True)
+    assert not refused["locked"] and "locked by run run-1" in refused["lock_refused"]
+
+
+def test_the_query_leaves_a_journal_to_the_repair(lab):
+    state = {"lock": None, "journal": [{"run_id": "dead"}], "profile_path": None}
+    assert locking.lock_for_change(request(lab), state, "/nix/store/planned", True) == {"locked": False}
+    assert not os.path.exists(os.path.join(lab.tmpdir, "disnix-default.lock"))

@@ -47,3 +47,18 @@ def test_deployed_locked_target(lab, capsys, store_profile):
 def test_non_store_path_fails(lab, capsys):
     result = run_module(target_state.main, {"tmpdir": lab.tmpdir, "paths": ["/etc/passwd"]}, capsys)
     assert result["failed"] and "not store paths" in result["msg"]
+
+
+@needs_nix
+def test_a_target_the_run_changes_is_locked_by_its_query(lab, capsys):
+    lock = {"run_id": "r2", "planned_profile": FAKE, "controller": "ctl", "user": "alice", "log_dir": lab.log_dir}
+    checked = run_module(target_state.main, {"tmpdir": lab.tmpdir, "lock": lock, "_ansible_check_mode": True}, capsys)
+    assert not checked.get("failed"), checked
+    assert checked["locked"] is False and not os.path.exists(checked["lock_file"])
+    result = run_module(target_state.main, {"tmpdir": lab.tmpdir, "lock": lock}, capsys)
+    assert not result.get("failed"), result
+    assert result["locked"] is True and result["changed"] is True and result["lock"]["run_id"] == "r2"
+    with open(result["lock_file"], encoding="utf-8") as handle:
+        assert json.load(handle)["controller"] == "ctl"
+    again = run_module(target_state.main, {"tmpdir": lab.tmpdir, "lock": dict(lock, run_id="r3")}, capsys)
+    assert again["locked"] is False and again["lock"]["run_id"] == "r2" and "lock_refused" not in again

@@ -33,7 +33,8 @@ def profile_manifest(m, target):
 
 
 def query_ok(m, lock=None, journal=()):
-    return {h: {"profile_manifest": profile_manifest(m, t), "lock": lock if h == "h2" else None,
+    return {h: {"profile_manifest": profile_manifest(m, t), "profile_path": m["targets"][t]["profile"],
+                "lock": lock if h == "h2" else None,
                 "journal": list(journal) if h == "h2" else []} for t, h in HOSTS.items()}
 
 
@@ -188,3 +189,66 @@ def test_a_lock_refusal_releases_what_was_taken():
                                   "h3": {"changed": True}})
     assert not state["go"] and state["outcome"] == tx.REFUSED and sorted(state["locked"]) == ["h1", "h3"]
     assert tx.rollback_waves(state) == [] and "guard refused" in state["notes"][-1]
+
+
+def with_profiles(m, **paths):
+    """M with the given targets' planned profile paths (t1="/nix/store/p2-t1", ...)."""
+    return dict(m, targets={t: {"profile": paths.get(t, p["profile"])} for t, p in m["targets"].items()})
+
+
+# api is rebuilt on t2 (it depends on db on t1); cache on t3 is neither changed nor depended on
+CACHED = manifest(mapping("db", "t1"), mapping("api", "t2", deps=[mapping("db", "t1")["id"]]), mapping("cache", "t3"))
+REBUILT = with_profiles(manifest(mapping("db", "t1"), mapping("api", "t2", key="api-k2", deps=[mapping("db", "t1")["id"]]),
+                                 mapping("cache", "t3")), t2="/nix/store/p2-t2")
+
+
+def test_only_changed_targets_and_those_they_depend_on_take_part():
+    state = tx.after_query(started(old=CACHED, new=REBUILT), query_ok(CACHED), "ctl", {})
+    assert state["go"] and tx.work_hosts(state) == ["h2"]
+    # h1 runs db, which the new api depends on: locked, its profile left alone; h3 only asked
+    assert tx.lock_hosts(state) == ["h1", "h2"] and tx.profile_hosts(state) == ["h2"]
+    state = tx.after_lock(state, {h: dict(r, changed=True) for h, r in query_ok(CACHED).items() if h != "h3"})
+    assert state["go"] and sorted(state["locked"]) == ["h1", "h2"]
+    state = tx.after_wave(tx.after_wave(state, 0, {"h2": {}}), 1, {"h2": {}})
+    assert tx.commit_ready(tx.after_profiles(state, {"h2": {"changed": True}}))
+
+
+def test_a_target_whose_profile_differs_is_no_no_op():
+    # the same services, but t3's profile is not the planned one (a profile switch lost): work
+    state = tx.after_query(started(old=CACHED, new=with_profiles(CACHED, t3="/nix/store/p2-t3")), query_ok(CACHED), "ctl", {})
+    assert state["go"] and state["outcome"] is None
+    assert tx.work_hosts(state) == ["h3"] and tx.profile_hosts(state) == ["h3"]
+    same = tx.after_query(dict(started(old=CACHED, new=CACHED), manifest_path="/nix/store/m-old"), query_ok(CACHED), "ctl", {})
+    assert not same["go"] and same["outcome"] == tx.NOTHING_TO_DO and tx.lock_hosts(same) == []
+
+
+def test_a_lock_taken_in_the_query_counts_and_a_refusal_there_releases_the_others():
+    results = query_ok(CACHED)
+    results["h2"] = dict(results["h2"], locked=True, lock={"run_id": "run-new"}, changed=True)
+    state = tx.after_query(started(old=CACHED, new=REBUILT), results, "ctl", {})
+    assert state["go"] and state["locked"] == ["h2"]
+    # the lock stage asks only h1 (h2 is locked, h3 takes no part)
+    state = tx.after_lock(state, {"h1": dict(query_ok(CACHED)["h1"], changed=True), "h2": {"skipped": True}})
+    assert state["go"] and sorted(state["locked"]) == ["h1", "h2"]
+    refused = query_ok(CACHED)
+    refused["h1"] = dict(refused["h1"], locked=True, lock={"run_id": "run-new"})
+    refused["h2"] = dict(refused["h2"], lock_refused="api refused to be locked on h2")
+    state = tx.after_query(started(old=CACHED, new=REBUILT), refused, "ctl", {})
+    assert not state["go"] and state["outcome"] == tx.REFUSED
+    assert state["failed"] == {"h2": "lock: api refused to be locked on h2"} and state["locked"] == ["h1"]
+    assert state["notes"][-1] == "locking failed: h2: lock: api refused to be locked on h2"
+
+
+def test_a_target_not_locked_that_the_plan_needs_after_the_lock_stops_the_run():
+    # web on t1 needs cache on t3; at the query web runs, so only db's and api's targets take part
+    web = mapping("web", "t1", deps=[mapping("cache", "t3")["id"]])
+    old = manifest(*CACHED["mappings"], web)
+    new = with_profiles(manifest(*REBUILT["mappings"], web), t2="/nix/store/p2-t2")
+    state = tx.after_query(started(old=old, new=new), query_ok(old), "ctl", {})
+    assert tx.lock_hosts(state) == ["h1", "h2"]
+    # under the lock t1 runs no web any more (another deployment removed it): web is to
+    # start again, and it needs h3, which this run did not lock
+    without_web = query_ok(CACHED)
+    state = tx.after_lock(state, {h: dict(r, changed=True) for h, r in without_web.items() if h != "h3"})
+    assert not state["go"] and state["outcome"] == tx.REFUSED and sorted(state["locked"]) == ["h1", "h2"]
+    assert "needs h3, which this run has not locked" in state["notes"][-1]
