@@ -66,13 +66,29 @@ class Bench:
         elapsed = time.monotonic() - started
         return elapsed, proc.stdout, self.ssh_counts()
 
+    def addresses(self) -> dict[str, str]:
+        """host -> its address, from the lab's own inventory (which names hosts by address)."""
+        path = self.lab("inventory", "file", check=False).stdout.strip()
+        found: dict[str, str] = {}
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    m = re.match(r"(\S+) ansible_host=(\S+)", line)
+                    if m:
+                        found[m.group(1)] = m.group(2)
+        return found
+
     def ssh_counts(self) -> dict[str, int]:
+        """ssh commands per host, the host named by its name or its address."""
+        names = {h: {h} for h in HOSTS}
+        for host, addr in self.addresses().items():
+            names.setdefault(host, set()).add(addr)
         counts: collections.Counter = collections.Counter()
         with open(self.ssh_log, encoding="utf-8") as f:
             for line in f:
                 args = line.rstrip("\n").split("\t")
                 for host in HOSTS:
-                    if host in args or any(a.endswith("@" + host) for a in args):
+                    if any(a in names[host] or a.rpartition("@")[2] in names[host] for a in args):
                         counts[host] += 1
         return dict(counts)
 
@@ -140,11 +156,13 @@ def copy_figures(b: Bench, runs: int) -> list[tuple]:
 
 def scenario(work: str) -> tuple[str, str]:
     """hello-world scenario 1 on test1 and test2, both over ssh (upstream has no SOAP client
-    here): the infrastructure model and an inventory of it."""
+    here), and test3, a Linux target that runs nothing (what a deployment costs a target it
+    does not touch): the infrastructure model and an inventory of it."""
     infra = os.path.join(work, "infrastructure.nix")
     with open(infra, "w", encoding="utf-8") as f:
         f.write(f"let base = import {EXAMPLE}/infrastructure.nix; in {{\n  inherit (base) test1;\n"
-                '  test2 = removeAttrs base.test2 [ "targetProperty" "clientInterface" ];\n}\n')
+                '  test2 = removeAttrs base.test2 [ "targetProperty" "clientInterface" ];\n'
+                '  test3 = { properties.hostname = "test3"; system = "x86_64-linux"; };\n}\n')
     inventory = os.path.join(work, "bench.disnix.yml")
     with open(inventory, "w", encoding="utf-8") as f:
         f.write(f"plugin: disnix.deploy.infrastructure\ninfrastructure: {infra}\n")
@@ -177,7 +195,7 @@ def deploy_figures(b: Bench, runs: int) -> tuple[list[tuple], dict[str, dict[str
     up, why = load_upstream()
     work = tempfile.mkdtemp(prefix="disnix-bench-")
     infra, inventory = scenario(work)
-    hosts = ["test1", "test2"]
+    hosts = HOSTS
 
     def fresh_lab() -> None:
         b.lab("down", check=False)
@@ -221,6 +239,21 @@ def build_figures(n: int) -> list[tuple]:
              "one `nix-store --realise`", res["once"])]
 
 
+def plan_figures(services: int, targets: int, build: bool = False) -> list[tuple]:
+    """tests/bench/bench_plan.py in check mode (evaluation, manifest, transition plan) or as a
+    real run (--build: every service built, the profiles and the manifest too), with its peak
+    memory in the figure's name; no baseline (upstream has no check mode that plans)."""
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "bench_plan.py"), "--services", str(services),
+                           "--targets", str(targets), *(["--build"] if build else [])],
+                          capture_output=True, text=True, check=False)
+    m = re.search(r": ([0-9.]+) s \(.*peak memory: controller ([0-9]+) MiB, nix-instantiate ([0-9]+) MiB", proc.stdout)
+    if proc.returncode != 0 or not m:
+        sys.exit(f"bench_plan.py failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return [(f"plan, {services:,} services x {targets} targets ({'real run' if build else 'check mode'}; "
+             f"peak memory: controller {m.group(2)} MiB, "
+             f"nix-instantiate {m.group(3)} MiB)", float(m.group(1)), "—", float("nan"))]
+
+
 def fmt(t: float) -> str:
     return "—" if math.isnan(t) else f"{t:.2f} s"
 
@@ -229,7 +262,8 @@ def table(rows: list[tuple]) -> str:
     lines = ["| figure | this collection | baseline | ratio |", "|---|---|---|---|"]
     for what, ours, base_name, base in rows:
         ratio = "—" if math.isnan(base) or math.isnan(ours) else f"{ours / base:.2f}"
-        lines.append(f"| {what} | {fmt(ours)} | {base_name} {fmt(base)} | {ratio} |")
+        baseline = base_name if math.isnan(base) and base_name == "—" else f"{base_name} {fmt(base)}"
+        lines.append(f"| {what} | {fmt(ours)} | {baseline} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -260,7 +294,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="alternating runs per figure (default 3)")
     parser.add_argument("--build-n", type=int, default=1000, help="derivations of the build figure; 0: skip it")
-    parser.add_argument("--skip", action="append", default=[], choices=["copy", "deploy", "build"])
+    parser.add_argument("--plan-services", type=int, default=10000, help="services of the plan figure; 0: skip it")
+    parser.add_argument("--skip", action="append", default=[], choices=["copy", "deploy", "build", "plan"])
     parser.add_argument("--plot", default=os.path.join(REPO, "docs", "performance.png"))
     args = parser.parse_args()
     b = Bench(os.environ.get("DISNIX_LAB", "bench"))
@@ -277,13 +312,17 @@ def main() -> None:
     finally:
         b.lab("down", check=False)
         shutil.rmtree(b.wrapdir, ignore_errors=True)
+    if "plan" not in args.skip and args.plan_services:
+        rows += plan_figures(args.plan_services, 100)
+        rows += plan_figures(1000, 100, build=True)
     if "build" not in args.skip and args.build_n:
         rows += build_figures(args.build_n)
     load = os.getloadavg()[0]
     print(f"{args.runs} alternating runs per figure, medians; {os.cpu_count()} cores, load {load:.1f} at the end")
     print(table(rows))
     if trips:
-        print("\nssh commands per host (round trips):\n")
+        print("\nssh commands per host (round trips; test3 runs no service, so a deployment does not touch it;"
+              " Ansible adds one per host for its Python interpreter discovery):\n")
         print("| run | " + " | ".join(HOSTS) + " |\n|---|" + "---|" * len(HOSTS))
         for what, counts in trips.items():
             print(f"| {what} | " + " | ".join(str(counts.get(h, 0)) for h in HOSTS) + " |")

@@ -6,8 +6,8 @@ service but the first depending on the one before it (dependsOn) and connecting 
 
     .venv/bin/python tests/bench/bench_plan.py [--services 10000] [--targets 100] [--build]
 
-Check mode (default): evaluation (both phases) and the manifest, what the manifest action
-does before it builds. --build also realises every service and builds the target profiles
+Check mode (default): evaluation (both phases), the manifest and the transition plan, what a
+check-mode run computes before it asks the targets. --build also realises every service and builds the target profiles
 and the controller manifest, as a real run does (use fewer services: every one is a build).
 Prints wall time and the peak resident memory of this process and of nix-instantiate.
 """
@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(REPO, ".collections"))
 # pylint: disable=wrong-import-position
 from ansible_collections.disnix.deploy.plugins.plugin_utils import controller_store as store  # noqa: E402
 from ansible_collections.disnix.deploy.plugins.plugin_utils import manifest as manifest_lib  # noqa: E402
+from ansible_collections.disnix.deploy.plugins.plugin_utils import transition_plan  # noqa: E402
 from ansible_collections.disnix.deploy.plugins.plugin_utils.deployment_model import evaluate  # noqa: E402
 
 SERVICES = """{ system, stamp ? "", ... }:
@@ -80,6 +81,9 @@ def main() -> None:
         evaluated = time.monotonic()
         manifest = manifest_lib.compose(arch, infra, "default")
         composed = time.monotonic()
+        # the transition from nothing (a first deploy): every mapping activated, in waves
+        waves = transition_plan.plan({"mappings": []}, manifest, set(infra))["waves"]
+        planned = time.monotonic()
         if args.build:
             store.realise([m.drv for m in arch.mappings])
             built = time.monotonic()
@@ -90,7 +94,8 @@ def main() -> None:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     nix = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"plan of {args.services} services x {args.targets} targets ({'real run' if args.build else 'check mode'}): "
-          f"{total:.2f} s (evaluation {evaluated - started:.2f} s, manifest {composed - evaluated:.2f} s); "
+          f"{total:.2f} s (evaluation {evaluated - started:.2f} s, manifest {composed - evaluated:.2f} s, "
+          f"transition {planned - composed:.2f} s, {len(waves)} waves); "
           f"peak memory: controller {own:.0f} MiB, nix-instantiate {nix:.0f} MiB")
 
 
