@@ -124,3 +124,33 @@ def test_gc_keeps_the_current_generation_and_other_profiles(lab, coordinator):
     assert sh(lab, "test1", "ls /nix/var/nix/profiles/disnix") == "default\ndefault-4-link"
     assert sh(lab, "test1", "ls /nix/var/nix/profiles | grep other") == "other\nother-1-link\nother-2-link"
     assert sorted(g for g in os.listdir(coordinator) if g.endswith("-link")) == ["default-4-link"]
+
+
+def test_generations_switch_to_n_and_delete_keeping_n(lab, coordinator):
+    # after the collection the controller keeps generation 4 (version 3, counter on test2)
+    run = deploy(lab, coordinator, "distribution-1.nix", "4")
+    assert run.rc == 0, run
+    assert counter_active(lab, "test1") and blobs(lab, "test1") == ["3", "4"]
+    extra = {"disnix_controller_statedir": coordinator + "-snapshots"}
+    both = play(lab, coordinator, "generations.yml", disnix_keep=1, disnix_switch_to=4, **extra)
+    assert both.rc != 0 and "switch first, then delete" in both.out, both
+    assert os.readlink(os.path.join(coordinator, "default")) == "default-5-link"
+
+    # back to generation 4, as a deployment: the counter returns to test2, version 3 runs
+    run = play(lab, coordinator, "generations.yml", disnix_switch_to=4, **extra)
+    assert run.rc == 0, run
+    assert os.readlink(os.path.join(coordinator, "default")) == "default-4-link"
+    assert counter_active(lab, "test2") and not counter_active(lab, "test1")
+    assert "-blob-3/" in sh(lab, "test1", f"readlink -f {PROFILE}/share/blob-{STAMP}")
+
+    # keep 1: check mode names what would go and deletes nothing; the real run deletes it
+    check = play(lab, coordinator, "generations.yml", "--check", disnix_keep=1, **extra)
+    assert check.rc == 0, check
+    assert "would delete controller generations: 5" in check.out, check
+    assert sorted(g for g in os.listdir(coordinator) if g.endswith("-link")) == ["default-4-link", "default-5-link"]
+    run = play(lab, coordinator, "generations.yml", disnix_keep=1, **extra)
+    assert run.rc == 0, run
+    assert "deleted controller generations: 5" in run.out, run
+    assert sorted(g for g in os.listdir(coordinator) if g.endswith("-link")) == ["default-4-link"]
+    targets = [int(g.split("-")[1]) for g in sh(lab, "test1", "ls /nix/var/nix/profiles/disnix").split() if g.endswith("-link")]
+    assert len(targets) == 1, targets
