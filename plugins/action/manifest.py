@@ -159,8 +159,6 @@ class ActionModule(ActionBase):
                 # in check mode there is no profile yet: its services stand in for the closure
                 "closure": store.closure(prof, nix_bin) if prof else manifest_lib.services_on(new, name),
                 "num_of_cores": new["targets"][name]["numOfCores"],
-                # runs nothing: a target without a profile yet needs none (no round trip but the query)
-                "empty": not any(m["target"] == name for m in new["mappings"]),
             }
         lines = []
         if selected is not None:

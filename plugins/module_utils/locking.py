@@ -221,19 +221,15 @@ def acquire(request: LockRequest, check_mode: bool = False) -> dict:
             **state, "msg": "locked profile '%s' and %d service(s)" % (request.profile, len(operations))}
 
 
-def lock_for_change(request: LockRequest, state: dict, planned_profile: str | None, keys_differ: bool,
-                    planned_empty: bool = False) -> dict:
+def lock_for_change(request: LockRequest, state: dict, planned_profile: str | None, keys_differ: bool) -> dict:
     """The query's lock (target_state's ``lock``): takes the profile's lock in the same round
     trip when the run changes this target (its profile is not ``planned_profile``, or key files
     differ) and nothing holds the lock or left a journal (the lock stage handles those, after
-    any repair). A target with no profile that is to run nothing (``planned_empty``) is not
-    changed. What to add to the query's result: ``locked``, and the state read under the
+    any repair). What to add to the query's result: ``locked``, and the state read under the
     lock, or ``lock_refused`` with why (a service's veto, a lock taken meanwhile)."""
     if state.get("lock") is not None or state.get("journal"):
         return {"locked": False}
-    current = state.get("profile_path")
-    changes = planned_profile is not None and current != planned_profile and not (current is None and planned_empty)
-    if not keys_differ and not changes:
+    if not keys_differ and (planned_profile is None or state.get("profile_path") == planned_profile):
         return {"locked": False}
     try:
         result = acquire(request)

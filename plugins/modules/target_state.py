@@ -55,10 +55,6 @@ options:
       planned_profile:
         description: The store path this run's profile for the target has; V(null) when there is none.
         type: str
-      planned_empty:
-        description: The run deploys no service to the target; a target without a profile then needs none.
-        type: bool
-        default: false
       controller:
         description: The controller's host name, recorded in the lock.
         type: str
@@ -246,7 +242,6 @@ def main() -> None:
             lock=dict(type="dict", options=dict(
                 run_id=dict(type="str", required=True),
                 planned_profile=dict(type="str"),
-                planned_empty=dict(type="bool", default=False),
                 controller=dict(type="str"),
                 controller_pid=dict(type="int"),
                 controller_pid_start=dict(type="str"),
@@ -273,8 +268,7 @@ def main() -> None:
                 profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=lock["run_id"],
                 log_dir=lock["log_dir"], controller=lock["controller"], controller_pid=lock["controller_pid"],
                 controller_pid_start=lock["controller_pid_start"], user=lock["user"], activation=lock["activation"])
-            result.update(locking.lock_for_change(request, result, lock["planned_profile"], bool(result["keys_plan"]),
-                                                  lock["planned_empty"]))
+            result.update(locking.lock_for_change(request, result, lock["planned_profile"], bool(result["keys_plan"])))
             for warning in result.pop("warnings", []):
                 module.warn(warning)
     except ValueError as exc:

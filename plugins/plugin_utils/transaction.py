@@ -397,13 +397,8 @@ def _planned_profile(tx: dict[str, Any], host: str) -> str | None:
 
 
 def _profile_differs(tx: dict[str, Any], host: str) -> bool:
-    """The target's profile is not the planned one; a target that has none and is to run
-    nothing needs none (an empty profile would only cost it round trips)."""
     planned = _planned_profile(tx, host)
-    current = tx["current_profiles"].get(host)
-    if planned is None or current == planned:
-        return False
-    return not (current is None and not _services_on(tx["new"], _target_of(tx).get(host, "")))
+    return planned is not None and tx["current_profiles"].get(host) != planned
 
 
 def work_hosts(tx: dict[str, Any]) -> list[str]:

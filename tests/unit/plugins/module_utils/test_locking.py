@@ -157,12 +157,3 @@ def test_the_query_leaves_a_journal_to_the_repair(lab):
     state = {"lock": None, "journal": [{"run_id": "dead"}], "profile_path": None}
     assert locking.lock_for_change(request(lab), state, "/nix/store/planned", True) == {"locked": False}
     assert not os.path.exists(os.path.join(lab.tmpdir, "disnix-default.lock"))
-
-
-def test_the_query_does_not_lock_an_empty_target_that_is_to_stay_empty(lab):
-    bare = {"lock": None, "journal": [], "profile_path": None}
-    assert locking.lock_for_change(request(lab), bare, "/nix/store/empty-profile", False, planned_empty=True) == {"locked": False}
-    assert not os.path.exists(os.path.join(lab.tmpdir, "disnix-default.lock"))
-    # one that has a profile is emptied, under the lock
-    assert locking.lock_for_change(request(lab), dict(bare, profile_path="/nix/store/old"), "/nix/store/empty-profile",
-                                   False, planned_empty=True)["locked"]

@@ -252,17 +252,3 @@ def test_a_target_not_locked_that_the_plan_needs_after_the_lock_stops_the_run():
     state = tx.after_lock(state, {h: dict(r, changed=True) for h, r in without_web.items() if h != "h3"})
     assert not state["go"] and state["outcome"] == tx.REFUSED and sorted(state["locked"]) == ["h1", "h2"]
     assert "needs h3, which this run has not locked" in state["notes"][-1]
-
-
-def test_a_target_that_runs_nothing_and_has_no_profile_takes_no_part():
-    # t3 runs nothing before and after; the manifest plans an (empty) profile for it anyway
-    old = manifest(mapping("db", "t1"))
-    new = with_profiles(manifest(mapping("db", "t1", key="db-k2")), t1="/nix/store/p2-t1")
-    results = query_ok(old)
-    results["h3"] = dict(results["h3"], profile_path=None)
-    state = tx.after_query(started(old=old, new=new), results, "ctl", {})
-    assert tx.work_hosts(state) == ["h1"] and tx.lock_hosts(state) == ["h1"] and tx.profile_hosts(state) == ["h1"]
-    # undeploying: t1 has a profile and is to run nothing, so it gets the empty one
-    empty = with_profiles(manifest(), t1="/nix/store/p3-t1")
-    state = tx.after_query(started(old=old, new=empty), results, "ctl", {})
-    assert tx.work_hosts(state) == ["h1"] and tx.profile_hosts(state) == ["h1"]
