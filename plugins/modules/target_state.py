@@ -204,8 +204,8 @@ lock_refused:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.disnix.deploy.plugins.module_utils import locking, nix_tools, profiles, service_keys
-from ansible_collections.disnix.deploy.plugins.module_utils.target_common import (DEFAULT_LOG_DIR, TargetError, resolve_tmpdir,
-                                                                                 target_argument_spec)
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import (
+    DEFAULT_LOG_DIR, TargetError, resolve_tmpdir, target_argument_spec)
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
 
 
