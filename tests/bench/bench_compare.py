@@ -285,7 +285,8 @@ def plot(rows: list[tuple], path: str) -> bool:
             width = max(1, int(400 * t / top)) if not math.isnan(t) else 1
             return (f'<TR><TD ALIGN="LEFT" BORDER="0">{"" if math.isnan(t) else f"{t:.2f} s"}</TD>'
                     f'<TD ALIGN="LEFT" BORDER="0"><TABLE BORDER="0" CELLSPACING="0"><TR><TD WIDTH="{width}" HEIGHT="12" '
-                    f'BGCOLOR="{colour}" FIXEDSIZE="TRUE"></TD></TR></TABLE></TD></TR>')
+                    f'BGCOLOR="{colour}" FIXEDSIZE="TRUE"></TD><TD WIDTH="{401 - width}" HEIGHT="12" FIXEDSIZE="TRUE"></TD>'
+                    f'</TR></TABLE></TD></TR>')
         label = what.replace("&", "&amp;").replace("<", "&lt;").replace("`", "")
         base_label = base_name.replace("`", "")
         cells.append(f'<TR><TD COLSPAN="2" ALIGN="LEFT" BORDER="0"><B>{label}</B> (blue: this collection, '
@@ -327,7 +328,7 @@ def main() -> None:
     print(f"{args.runs} alternating runs per figure, medians; {os.cpu_count()} cores, load {load:.1f} at the end")
     print(table(rows))
     if trips:
-        print("\nssh commands per host (round trips; test3 runs no service, so a deployment does not touch it;"
+        print("\nssh commands per host (round trips; test3 runs no service: its first deploy sets its empty profile, a no-op only asks it;"
               " Ansible adds one per host for its Python interpreter discovery):\n")
         print("| run | " + " | ".join(HOSTS) + " |\n|---|" + "---|" * len(HOSTS))
         for what, counts in trips.items():
