@@ -28,7 +28,8 @@ options:
       - V(taken) snapshots the services; V(restored) restores them (from O(snapshot) when given);
         V(query) lists the store's snapshots; V(cleaned) deletes all but the newest O(keep) generations
         (C(dysnomia-snapshots --gc --keep)); V(exported) writes snapshot O(snapshot) (default the newest of
-        the one selected service) as a tar file into O(dest_dir); V(imported) puts the tar file O(src)
+        O(container)/O(component) when both are given without O(services), else of the one selected
+        service) as a tar file into O(dest_dir); V(imported) puts the tar file O(src)
         into the store as O(snapshot) and makes it the newest generation.
     type: str
     choices: [taken, restored, query, cleaned, exported, imported]
@@ -161,6 +162,13 @@ name:
   description: With O(state=exported), the relative name of the snapshot exported.
   returned: when O(state=exported)
   type: str
+services:
+  description:
+    - With O(state=query), the selected services (as for V(taken)), each with C(service), C(container) and
+      C(component); what a restore from another store (the controller's) has to bring.
+  returned: when O(state=query)
+  type: list
+  elements: dict
 lines:
   description: What was done, one line each, for a person.
   returned: always
@@ -225,6 +233,8 @@ def run(module: AnsibleModule) -> dict:
     if state == "query":
         out["snapshots"] = store.query_all(params["container"], params["component"])
         out["lines"] = out["snapshots"]
+        out["services"] = [dict(zip(("container", "component"), snapshots.service_names(o)), service=o.service)
+                           for o in selected(params)]
     elif state == "cleaned":
         out["removed"] = store.gc(params["keep"], params["container"], params["component"], dry_run=check)
         out["changed"] = bool(out["removed"])
@@ -243,6 +253,11 @@ def run(module: AnsibleModule) -> dict:
         out["snapshots"] = store.query_all(*snapshots.parse_name(params["snapshot"])[:2])
     elif state == "exported":
         name = params["snapshot"]
+        if not name and params["container"] and params["component"] and params["services"] is None:
+            # the newest of one container and component (the controller's store has no profile)
+            name = store.latest(params["container"], params["component"])
+            if name is None:
+                raise TargetError("no snapshot of %s/%s in %s" % (params["container"], params["component"], store.statedir))
         if not name:
             ops = selected(params)
             if len(ops) != 1:

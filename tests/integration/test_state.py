@@ -223,3 +223,24 @@ def test_a_failed_restore_rolls_everything_back(lab, dirs):
     again = deploy(lab, dirs, "distribution-1.nix")
     assert again.rc == 0, again
     assert counter_active(lab, "test1") and counter(lab, "test1") == "43" and not counter_active(lab, "test2")
+
+
+def test_restore_from_the_controller_after_the_target_lost_its_snapshots(lab, dirs):
+    # the controller keeps the snapshot the last migration moved (counter 43, now on test1)
+    gens = os.path.join(dirs["snapshots"], "generations", "wrapper", "counter")
+    newest = os.readlink(os.path.join(gens, str(max(int(g) for g in os.listdir(gens))))).rsplit("/", 1)[1]
+    sh(lab, "test1", f"rm -rf {STORE}/snapshots/wrapper/counter {STORE}/generations/wrapper/counter "
+                     f"{STORE}/checksums/wrapper/counter")
+    set_counter(lab, "test1", 50)
+    own = play(lab, dirs, "restore.yml")
+    assert own.rc != 0 and "no snapshot in" in own.out, own           # the target's own store is empty
+    check = play(lab, dirs, "restore.yml", "--check", disnix_restore_from_controller=True)
+    assert check.rc == 0, check
+    assert f"would import wrapper/counter/{newest} from the controller" in check.out, check
+    assert counter(lab, "test1") == "50" and generations(lab, "test1") == []
+    run = play(lab, dirs, "restore.yml", disnix_restore_from_controller=True)
+    assert run.rc == 0, run
+    assert counter(lab, "test1") == "43"
+    assert [g.split()[1].rsplit("/", 1)[1] for g in generations(lab, "test1")] == [newest]
+    assert sh(lab, "test1", "ls /tmp | grep -c disnix-restore- || true") == "0"
+    assert counter_active(lab, "test1") and not counter_active(lab, "test2")   # restored, not redeployed

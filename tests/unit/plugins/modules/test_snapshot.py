@@ -55,6 +55,21 @@ def test_deployed_services_with_deploy_state_are_selected(lab, capsys):
     assert [e["service"] for e in taken["snapshots"]] == ["counter"]
     listed = run_module(snapshot.main, {"state": "query", "statedir": statedir}, capsys)
     assert listed["snapshots"] == [taken["snapshots"][0]["snapshot"]] and not listed["changed"]
+    # what a restore from another store must bring: the selected services' container and component
+    assert listed["services"] == [{"service": "counter", "container": "wrapper", "component": "counter"}]
+
+
+def test_the_newest_of_a_container_and_component_is_exported_without_a_profile(lab, capsys):
+    statedir = lab.path("controller-store")
+    taken = run_module(snapshot.main, {"state": "taken", "services": [counter_service(lab)], "statedir": statedir}, capsys)
+    name = taken["snapshots"][0]["snapshot"]
+    exported = run_module(snapshot.main, {"state": "exported", "statedir": statedir, "container": "wrapper",
+                                          "component": "counter", "dest_dir": lab.tmpdir}, capsys)
+    assert not exported.get("failed"), exported
+    assert exported["name"] == name and os.path.isfile(exported["path"]) and exported["bytes"] > 0
+    missing = run_module(snapshot.main, {"state": "exported", "statedir": statedir, "container": "wrapper",
+                                         "component": "nothing", "dest_dir": lab.tmpdir}, capsys)
+    assert missing["failed"] and missing["msg"] == "no snapshot of wrapper/nothing in " + statedir
 
 
 def test_a_service_whose_type_cannot_snapshot_is_an_error(lab, capsys):
