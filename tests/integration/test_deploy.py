@@ -273,3 +273,21 @@ def test_a_deploy_locks_only_the_targets_it_changes_or_depends_on(lab, coordinat
         assert len(generations(coordinator)) == gens + 1 and locks(lab) == []
     finally:
         lab.ssh("test1", "rm -f /tmp/guard-veto")
+
+
+def test_undeploy_deactivates_in_reverse_dependency_order(lab, coordinator):
+    mark = activations(lab)[-1]["time_ns"]
+    check = lab.playbook("undeploy.yml", INVENTORY, "--check", extra_vars={"disnix_coordinator_profile_dir": coordinator})
+    assert check.rc == 0, check
+    assert "deactivate db (process) on test3" in check.out and [e for e in activations(lab) if e["time_ns"] > mark] == []
+    run = lab.playbook("undeploy.yml", INVENTORY, extra_vars={"disnix_coordinator_profile_dir": coordinator})
+    assert run.rc == 0, run
+    order = [e["service"] for e in activations(lab) if e["time_ns"] > mark and e["op"] == "deactivate" and e["ok"]]
+    # web needs api needs db: web goes first, db last (guard, needed by nothing, in the first wave)
+    assert sorted(order) == ["api", "db", "guard", "web"], order
+    assert order.index("web") < order.index("api") < order.index("db"), order
+    assert all(running(lab, h, s) is None for h, s in (("test3", "web"), ("test2", "api"), ("test3", "db")))
+    for host in HOSTS:
+        services = json.loads(lab.ssh(host, "cat /nix/var/nix/profiles/disnix/default/profilemanifest.json").stdout)["services"]
+        assert services == [], (host, services)
+    assert locks(lab) == []
