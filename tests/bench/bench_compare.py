@@ -162,8 +162,8 @@ def copy_figures(b: Bench, runs: int) -> list[tuple]:
 
 def scenario(work: str) -> tuple[str, str]:
     """hello-world scenario 1 on test1 and test2, both over ssh (upstream has no SOAP client
-    here), and test3, a Linux target that runs nothing (what a deployment costs a target it
-    does not touch): the infrastructure model and an inventory of it."""
+    here), and test3, a Linux target that runs nothing (its first deploy only sets its empty
+    profile; a no-op only asks it): the infrastructure model and an inventory of it."""
     infra = os.path.join(work, "infrastructure.nix")
     with open(infra, "w", encoding="utf-8") as f:
         f.write(f"let base = import {EXAMPLE}/infrastructure.nix; in {{\n  inherit (base) test1;\n"
