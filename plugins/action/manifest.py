@@ -168,6 +168,8 @@ class ActionModule(ActionBase):
         lines = [f"build on {t}: {d}" for t, r in sorted(remote_builds.items()) for d in r["drvs"]] + lines
         return {
             "run_id": uuid.uuid4().hex,
+            # orders this run against another one it meets at a target's lock (locking.runs_before)
+            "started": time.time(),
             # who holds the target locks: a lock whose process is gone is stale
             "controller": socket.gethostname(),
             "controller_pid": os.getppid(),

@@ -73,7 +73,8 @@ class ActionModule(ActionBase):
                                 list(task_vars.get("ansible_play_hosts_all") or []), self._task.check_mode,
                                 manifest.get("committed_runs"), recover_only=args["recover_only"],
                                 deploy_state_all=args["deploy_state"])
-            tx = tx_logic.after_query(tx, results, socket.gethostname(), self._alive(results), force=args["force"])
+            tx = tx_logic.after_query(tx, results, socket.gethostname(), self._alive(results), force=args["force"],
+                                      no_lock=args["no_lock"])
             self._say("plan", list(manifest.get("build_lines") or []) + (tx["plan_lines"] if tx["plan"] else []) + tx["key_lines"])
             if tx["check"] and tx["plan"]:
                 result["diff"] = tx_logic.diff_text(tx)

@@ -66,6 +66,8 @@ class LockRequest:
     timeout: float = 10
     # how the services' lock/unlock (and recovery's undo) run: activation_types.ENGINES
     activation: str = "builtin"
+    # when the run started (controller clock, epoch seconds): orders runs that meet (runs_before)
+    started: float | None = None
 
     @property
     def path(self) -> str:
@@ -79,8 +81,22 @@ class LockRequest:
             "pid": self.controller_pid,
             "pid_start": self.controller_pid_start,
             "since": int(time.time()),
+            "started": self.started,
             "profile": self.profile,
         }
+
+
+def runs_before(run: dict, other: dict) -> bool:
+    """Whether ``run`` goes before ``other`` when two deployments meet (wait-die): the one
+    that started first, and of two that started together the smaller run id. Both sides
+    judge from the same two values, so they agree whatever their clocks say. A holder that
+    recorded no start (a lock of an older version, or not ours) goes first."""
+    mine, theirs = run.get("started"), other.get("started")
+    if not isinstance(theirs, (int, float)) or isinstance(theirs, bool):
+        return False
+    if not isinstance(mine, (int, float)) or isinstance(mine, bool):
+        return False
+    return (mine, str(run.get("run_id"))) < (theirs, str(other.get("run_id")))
 
 
 def _local_user() -> str | None:
@@ -221,6 +237,31 @@ def acquire(request: LockRequest, check_mode: bool = False) -> dict:
             **state, "msg": "locked profile '%s' and %d service(s)" % (request.profile, len(operations))}
 
 
+def acquire_waiting(request: LockRequest, wait: float, check_mode: bool = False, poll: float = 0.2) -> dict:
+    """``acquire``, but a lock held by a run that started after this one is waited for, up
+    to ``wait`` seconds: that run gives way when it meets this run's locks (wait-die), so of
+    two deployments locking the same targets in a different order one always wins. A lock of
+    a run that started before this one is refused at once, as ``acquire`` refuses."""
+    deadline = time.monotonic() + wait
+    me = {"run_id": request.run_id, "started": request.started}
+    waited = False
+    while True:
+        try:
+            result = acquire(request, check_mode)
+        except TargetError as exc:
+            holder = exc.details.get("lock_holder")
+            if check_mode or not holder or not runs_before(me, holder) or time.monotonic() >= deadline:
+                if holder and waited:
+                    exc.msg += "; waited %g s for it" % wait
+                raise
+            waited = True
+            time.sleep(poll)
+            continue
+        if waited:
+            result["waited"] = True
+        return result
+
+
 def lock_for_change(request: LockRequest, state: dict, planned_profile: str | None, keys_differ: bool) -> dict:
     """The query's lock (target_state's ``lock``): takes the profile's lock in the same round
     trip when the run changes this target (its profile is not ``planned_profile``, or key files
@@ -234,6 +275,9 @@ def lock_for_change(request: LockRequest, state: dict, planned_profile: str | No
     try:
         result = acquire(request)
     except TargetError as exc:
+        if exc.details.get("lock_holder"):
+            # another run was quicker: judged like a lock the query found (wait-die)
+            return {"locked": False, "lock": exc.details["lock_holder"]}
         return {"locked": False, "lock_refused": exc.msg}
     return {"locked": True, "changed": True, "lock": result["lock"], "profile_path": result["profile_path"],
             "profile_manifest": result["profile_manifest"], "lock_services": result["services"],

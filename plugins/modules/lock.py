@@ -52,6 +52,20 @@ options:
         run that died).
     type: bool
     default: false
+  run_started:
+    description:
+      - When the run started (Unix time on the controller), recorded in the lock file. Of two runs that
+        meet, the one that started first goes first (see O(wait)).
+    type: float
+  wait:
+    description:
+      - With O(state=locked), how many seconds to wait for a lock held by a run that started after this
+        one (O(run_started)). That run gives way when it meets this run's locks, so two deployments
+        locking the same targets never refuse each other. A lock of a run that started before this one,
+        or of a run that recorded no start, is refused at once.
+      - V(0) refuses every held lock at once, as C(disnix-lock) does.
+    type: float
+    default: 0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - disnix.deploy.target
@@ -111,11 +125,16 @@ lock_file:
 lock:
   description:
     - The content of the lock file after the task (V(null) when unlocked).
-    - Keys C(run_id), C(controller), C(user), C(pid) (the controller's), C(since) (Unix time) and C(profile).
+    - Keys C(run_id), C(controller), C(user), C(pid) (the controller's), C(since) (Unix time), C(started)
+      (when the run started, or V(null)) and C(profile).
   returned: success
   type: dict
   sample: {"run_id": "20260101T120000-4711", "controller": "laptop", "user": "alice", "pid": 4711,
-           "since": 1767268800, "profile": "default"}
+           "since": 1767268800, "started": 1767268790.5, "profile": "default"}
+waited:
+  description: The lock was held by a run that started later, and this task waited until it was released.
+  returned: when it waited
+  type: bool
 lock_holder:
   description:
     - The content of the lock file of the run that holds the lock, when the task failed because of it;
@@ -173,6 +192,8 @@ def main() -> None:
             controller_pid_start=dict(type="str"),
             user=dict(type="str"),
             force=dict(type="bool", default=False),
+            run_started=dict(type="float"),
+            wait=dict(type="float", default=0),
         ),
         supports_check_mode=True,
     )
@@ -182,9 +203,9 @@ def main() -> None:
             profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=params["run_id"],
             log_dir=params["log_dir"], controller=params["controller"], controller_pid=params["controller_pid"],
             controller_pid_start=params["controller_pid_start"], user=params["user"], force=params["force"],
-            activation=params["activation"])
+            activation=params["activation"], started=params["run_started"])
         if params["state"] == "locked":
-            result = locking.acquire(request, check_mode=module.check_mode)
+            result = locking.acquire_waiting(request, params["wait"], check_mode=module.check_mode)
         else:
             result = locking.release(request, check_mode=module.check_mode)
     except TargetError as exc:

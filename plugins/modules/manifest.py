@@ -100,6 +100,10 @@ run_id:
   description: Identifier of this run, used for locks and journals on the targets.
   returned: always
   type: str
+started:
+  description: When this run started (Unix time), recorded in the target locks; of two runs that meet at a lock the earlier goes first.
+  returned: always
+  type: float
 manifest_path:
   description: Store path of the new manifest (null in check mode).
   returned: always

@@ -45,7 +45,8 @@ options:
         target (its profile is not O(lock.planned_profile), or O(keys) differ from the files). Not taken
         when the profile is locked already or a journal is left (a repair comes first, then the lock stage
         locks), nor in check mode. The services are asked first, as M(disnix.deploy.lock) asks them.
-      - A refusal (a service's veto, a lock taken meanwhile) does not fail the query; RV(lock_refused) says why.
+      - A refusal (a service's veto) does not fail the query; RV(lock_refused) says why. A lock another run
+        took meanwhile comes back as RV(lock), as when the query finds it.
     type: dict
     suboptions:
       run_id:
@@ -67,6 +68,9 @@ options:
       user:
         description: Who deploys, recorded in the lock.
         type: str
+      started:
+        description: When the run started (Unix time on the controller), recorded in the lock; orders runs that meet.
+        type: float
       activation:
         description: How the services' lock operations run, as in M(disnix.deploy.lock).
         type: str
@@ -149,7 +153,7 @@ generation:
 lock:
   description:
     - The parsed lock file, or V(null) when the profile is not locked.
-    - Keys C(run_id), C(controller), C(user), C(pid), C(since) (Unix time) and C(profile);
+    - Keys C(run_id), C(controller), C(user), C(pid), C(since) (Unix time), C(started) (when the run started) and C(profile);
       a lock file not written by this collection comes back as a dict with only the key C(raw) (the file content).
   returned: always
   type: dict
@@ -196,7 +200,7 @@ locked:
   returned: always
   type: bool
 lock_refused:
-  description: Why O(lock) could not be taken (a service refused, another run holds the lock).
+  description: Why O(lock) could not be taken (a service refused).
   returned: when the lock was refused
   type: str
 """
@@ -246,6 +250,7 @@ def main() -> None:
                 controller_pid=dict(type="int"),
                 controller_pid_start=dict(type="str"),
                 user=dict(type="str"),
+                started=dict(type="float"),
                 activation=dict(type="str", default="builtin", choices=["builtin", "dysnomia"]),
                 log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
             )),
@@ -267,7 +272,8 @@ def main() -> None:
             request = locking.LockRequest(
                 profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=lock["run_id"],
                 log_dir=lock["log_dir"], controller=lock["controller"], controller_pid=lock["controller_pid"],
-                controller_pid_start=lock["controller_pid_start"], user=lock["user"], activation=lock["activation"])
+                controller_pid_start=lock["controller_pid_start"], user=lock["user"], activation=lock["activation"],
+                started=lock["started"])
             result.update(locking.lock_for_change(request, result, lock["planned_profile"], bool(result["keys_plan"])))
             for warning in result.pop("warnings", []):
                 module.warn(warning)

@@ -19,6 +19,7 @@ import copy
 from typing import Any
 
 # the journal's wave number of a profile switch: one definition, the targets' own
+from ansible_collections.disnix.deploy.plugins.module_utils.locking import runs_before
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import KEYS_WAVE, PROFILE_WAVE
 from ansible_collections.disnix.deploy.plugins.plugin_utils import guard, transition_plan
 from ansible_collections.disnix.deploy.plugins.plugin_utils.manifest import mapping_id
@@ -60,6 +61,7 @@ def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str
     """The state before any target is asked: from the manifest action's result."""
     tx = {
         "run_id": manifest["run_id"],
+        "started": manifest.get("started"),
         "profile": manifest["profile"],
         "check": check,
         "recover_only": recover_only,
@@ -93,6 +95,9 @@ def start(manifest: dict[str, Any], group_hosts: list[str], play_hosts: list[str
         "failed": {},
         "notes": [],
         "locked": [],
+        # host -> the live run holding its lock that started after this one: the lock stage
+        # waits for it, as that run gives way (wait-die, locking.runs_before)
+        "contended": {},
         "recover": {},
         "waves_started": [],
         "switched": [],
@@ -179,7 +184,7 @@ def _holder_dead(lock: dict[str, Any], controller: str, alive: dict[str, bool]) 
 
 
 def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, alive: dict[str, bool],
-                force: bool = False) -> dict[str, Any]:
+                force: bool = False, no_lock: bool = False) -> dict[str, Any]:
     """Every target was asked what it runs (profile manifest, lock, journal). Decides: refuse
     (a target of the transition lost or excluded by --limit, a live foreign lock), recover
     leftovers of dead runs first, or go on; and makes the provisional plan."""
@@ -208,8 +213,13 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
                 if force or _holder_dead(lock, controller, alive):
                     run = lock.get("run_id")
                     tx["recover"][host] = {"dead_run_id": run, "committed": run in tx["committed_runs"]}
+                elif not no_lock and not tx["recover_only"] and runs_before(tx, lock):
+                    # a run that started later: it gives way when it meets this run's locks, so
+                    # this run locks the target too and waits for it (wait-die)
+                    tx["contended"][host] = _describe_lock(lock)
                 else:
-                    tx["failed"][host] = "locked by %s" % _describe_lock(lock)
+                    tx["failed"][host] = "locked by %s" % _describe_lock(lock) + (
+                        ", which started before this run; this run gives way" if runs_before(lock, tx) else "")
             elif journal_runs and not lock:
                 tx["recover"][host] = {"dead_run_id": None, "committed": False}
         elif status == "skipped" and host not in tx["play_hosts"]:
@@ -258,8 +268,10 @@ def after_query(tx: dict[str, Any], results: dict[str, Any], controller: str, al
     if tx["check"]:
         tx["go"] = False
         tx["outcome"] = CHECKED
+        tx["notes"].extend("%s is locked by %s, which started after this one: a real run waits for it" % kv
+                           for kv in sorted(tx["contended"].items()))
         return tx
-    if not tx["recover"] and not _has_work(tx):
+    if not tx["recover"] and not tx["contended"] and not _has_work(tx):
         if keys_hosts(tx):
             tx["keys_only"] = True
         else:
@@ -427,7 +439,8 @@ def lock_hosts(tx: dict[str, Any]) -> list[str]:
     services depend on. A target it neither changes nor depends on is only asked what it runs
     (one round trip; docs/performance.md), not locked as Disnix locks every target."""
     reachable = set(_reachable(tx))
-    return sorted((set(work_hosts(tx)) | _dependency_hosts(tx)) & reachable)
+    # a target another run has locked may change under this one: locked too, to read it under the lock
+    return sorted((set(work_hosts(tx)) | _dependency_hosts(tx) | set(tx["contended"])) & reachable)
 
 
 def keys_hosts(tx: dict[str, Any]) -> list[str]:
@@ -484,6 +497,9 @@ def after_lock(tx: dict[str, Any], results: dict[str, Any], no_lock: bool = Fals
         if status == "ok":
             if not no_lock:
                 tx["locked"].append(host)
+            if res.get("waited"):
+                tx["notes"].append("%s: waited for the lock of %s, which started after this run and gave way or finished"
+                                   % (host, tx["contended"].get(host, "another run")))
             manifests[targets_of[host]] = res.get("profile_manifest")
             tx["current_profiles"][host] = res.get("profile_path")
         else:

@@ -4,6 +4,9 @@
 three lab hosts with the fault suite's model (models/faults/, see test_faults.py):
 
 * two deploys started together never interleave and leave exactly one configuration;
+* of two deploys that meet at a lock, the one that started later gives way and the earlier
+  one waits for it (wait-die, docs/deploy.md#locks), shown with a lock planted as another
+  controller's run would leave it;
 * a deploy whose plan was made before another one committed re-plans or refuses, and never
   applies its stale transition;
 * `--limit` excluding a host the transition touches is refused before anything changes;
@@ -16,13 +19,15 @@ left (`lab.current`).
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import shlex
 import time
 
 import pytest
 
 from conftest import needs_lab, write_inventory
-from faults_support import DISTRIBUTIONS, HOSTS, MARKERS, FaultLab, config_problems, operations, other, repair
+from faults_support import DISTRIBUTIONS, HOSTS, LOCK, MARKERS, FaultLab, config_problems, operations, other, repair
 
 pytestmark = needs_lab
 
@@ -88,6 +93,69 @@ def test_two_deploys_started_together_never_interleave(lab):
     else:
         assert succeeded == [winner], runs
     lab.current = configs[winner]
+
+
+def plant_lock(lab: FaultLab, host: str, started: float) -> str:
+    """A lock as a live run of another controller leaves it (not recovered as a dead one)."""
+    run_id = f"planted-{time.time_ns()}"
+    info = {"run_id": run_id, "controller": "another-controller", "user": "someone", "pid": 1,
+            "since": int(time.time()), "started": started, "profile": "default"}
+    lab.sh(host, f"printf '%s\\n' {shlex.quote(json.dumps(info))} > {LOCK}")
+    return run_id
+
+
+def without_locks(snapshots: dict[str, dict]) -> dict[str, dict]:
+    return {h: {k: v for k, v in snap.items() if k != "lock"} for h, snap in snapshots.items()}
+
+
+def wait_for_a_waiting_module(lab: FaultLab, host: str, run, seconds: float = 2.0, timeout: float = 120) -> None:
+    """Until a module has run on HOST without pause for SECONDS (the lock stage waiting:
+    a query or a copy step takes a fraction of that); fails when RUN ends first."""
+    deadline, since = time.monotonic() + timeout, None
+    while True:
+        busy = lab.sh(host, "pgrep -f '[p]ython3' >/dev/null", check=False).returncode == 0
+        since = (since or time.monotonic()) if busy else None
+        if since is not None and time.monotonic() - since >= seconds:
+            return
+        if run.done():
+            raise AssertionError(f"the run ended before it waited on {host}:\n{run.wait()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no module waited on {host} within {timeout} s")
+        time.sleep(0.2)
+
+
+def test_a_lock_of_a_run_that_started_earlier_is_given_way_to_and_one_that_started_later_waited_for(lab):
+    source = lab.current[0]
+    host = HOSTS[2]
+    before, gens = lab.snapshots(), lab.generations()
+    # an earlier run holds test3: this run gives way at once, locks nothing, changes nothing
+    earlier = plant_lock(lab, host, time.time() - 3600)
+    try:
+        run = lab.deploy(other(source), new_stamp("gives-way"))
+        assert run.rc != 0, run
+        assert any(earlier in line and "this run gives way" in line for line in run.out.splitlines()), run
+        assert lab.locks() == [host], "the run that gave way left a lock behind"
+        assert without_locks(lab.snapshots()) == without_locks(before)
+        assert lab.generations() == gens
+    finally:
+        lab.sh(host, f"rm -f {LOCK}")
+
+    # a later run holds test3: this run locks the rest, waits at test3's lock until the later
+    # run gives way (the lock removed, as that run's refusal removes it), then deploys
+    later = plant_lock(lab, host, time.time() + 3600)
+    config = (other(source), new_stamp("waits"))
+    started = lab.start_deploy(*config)
+    try:
+        wait_for_a_waiting_module(lab, host, started)
+        assert without_locks(lab.snapshots()) == without_locks(before), "the network changed while the run waited"
+    finally:
+        lab.sh(host, f"rm -f {LOCK}")
+    run = started.wait()
+    assert run.rc == 0, run
+    assert any(line.strip().startswith(f"{host}: waited for the lock of run {later}") for line in run.out.splitlines()), run
+    assert config_problems(lab, *config) == []
+    assert lab.generations()["links"] != gens["links"] and not lab.locks()
+    lab.current = config
 
 
 def test_a_deploy_planned_before_another_committed_never_applies_its_stale_plan(lab):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pytest
 
@@ -149,11 +150,65 @@ def test_the_query_locks_only_a_target_the_run_changes(lab):
     assert [s["service"] for s in taken["profile_manifest"]["services"]] == ["a", "tools"]
     # held now (by this run): a second query does not lock again; another run is refused, not failed
     assert locking.lock_for_change(request(lab), dict(state, lock=taken["lock"]), "/nix/store/p2", False) == {"locked": False}
-    refused = locking.lock_for_change(request(lab, run_id="run-2"), state, "/nix/store/p2", True)
-    assert not refused["locked"] and "locked by run run-1" in refused["lock_refused"]
+    # another run, which read the profile unlocked: the lock comes back as the query's, to be judged
+    raced = locking.lock_for_change(request(lab, run_id="run-2"), state, "/nix/store/p2", True)
+    assert raced == {"locked": False, "lock": taken["lock"]}
 
 
 def test_the_query_leaves_a_journal_to_the_repair(lab):
     state = {"lock": None, "journal": [{"run_id": "dead"}], "profile_path": None}
     assert locking.lock_for_change(request(lab), state, "/nix/store/planned", True) == {"locked": False}
     assert not os.path.exists(os.path.join(lab.tmpdir, "disnix-default.lock"))
+
+
+def test_runs_meet_in_the_order_they_started_and_a_holder_without_a_start_goes_first():
+    early, late = {"run_id": "b", "started": 100.0}, {"run_id": "a", "started": 200.5}
+    assert locking.runs_before(early, late) and not locking.runs_before(late, early)
+    # started together: the smaller run id, so both sides agree
+    twin = {"run_id": "c", "started": 100.0}
+    assert locking.runs_before(early, twin) and not locking.runs_before(twin, early)
+    assert not locking.runs_before(early, {"run_id": "old-version"})
+    assert not locking.runs_before(early, {"raw": ""})
+    assert not locking.runs_before({"run_id": "x", "started": None}, late)
+
+
+def release_later(lab, run_id, seconds):
+    timer = threading.Timer(seconds, lambda: release(request(lab, run_id=run_id)))
+    timer.start()
+    return timer
+
+
+def test_a_lock_of_a_run_that_started_later_is_waited_for_then_taken(lab):
+    deploy_wrappers(lab, "a")
+    acquire(request(lab, run_id="younger", started=200.0))
+    timer = release_later(lab, "younger", 0.5)
+    try:
+        result = locking.acquire_waiting(request(lab, run_id="older", started=100.0), wait=30, poll=0.05)
+    finally:
+        timer.join()
+    assert result["changed"] and result["waited"] and result["lock"]["run_id"] == "older"
+    assert result["lock"]["started"] == 100.0
+    assert locking.read_lock(os.path.join(lab.tmpdir, "disnix-default.lock"))["run_id"] == "older"
+    # the younger run locked, unlocked; then the older one locked
+    assert lab.wrapper_ops() == ["lock wrapper", "unlock wrapper", "lock wrapper"]
+
+
+def test_a_lock_of_a_run_that_started_earlier_is_refused_at_once(lab):
+    acquire(request(lab, run_id="older", started=100.0))
+    timer = release_later(lab, "older", 1.0)
+    try:
+        # waiting would see the lock released and take it: refused instead, before that
+        with pytest.raises(TargetError) as failure:
+            locking.acquire_waiting(request(lab, run_id="younger", started=200.0), wait=30, poll=0.05)
+        assert "locked by run older" in failure.value.msg and "waited" not in failure.value.msg
+        assert locking.read_lock(os.path.join(lab.tmpdir, "disnix-default.lock"))["run_id"] == "older"
+    finally:
+        timer.join()
+
+
+def test_waiting_for_a_lock_ends_after_the_wait_with_the_holder_named(lab):
+    acquire(request(lab, run_id="younger", started=200.0))
+    with pytest.raises(TargetError) as failure:
+        locking.acquire_waiting(request(lab, run_id="older", started=100.0), wait=0.3, poll=0.05)
+    assert "locked by run younger" in failure.value.msg and "waited 0.3 s for it" in failure.value.msg
+    assert failure.value.details["lock_holder"]["run_id"] == "younger"

@@ -252,3 +252,35 @@ def test_a_target_not_locked_that_the_plan_needs_after_the_lock_stops_the_run():
     state = tx.after_lock(state, {h: dict(r, changed=True) for h, r in without_web.items() if h != "h3"})
     assert not state["go"] and state["outcome"] == tx.REFUSED and sorted(state["locked"]) == ["h1", "h2"]
     assert "needs h3, which this run has not locked" in state["notes"][-1]
+
+
+def test_of_two_runs_that_meet_at_a_lock_the_later_gives_way_and_the_earlier_waits_for_it():
+    def meeting(lock_on, holder_started, check=False, no_lock=False):
+        state = started(old=CACHED, new=REBUILT, check=check)
+        state["started"] = 150.0
+        results = query_ok(CACHED)
+        results[lock_on] = dict(results[lock_on], lock={"run_id": "other", "controller": "elsewhere", "started": holder_started})
+        return tx.after_query(state, results, "ctl", {}, no_lock=no_lock)
+
+    # a later run holds h3, which this run neither changes nor depends on: this run locks it
+    # too (what h3 runs may change under the other run) and the lock stage waits for it
+    waiting = meeting("h3", 200.0)
+    assert waiting["go"] and list(waiting["contended"]) == ["h3"] and not waiting["failed"]
+    assert tx.lock_hosts(waiting) == ["h1", "h2", "h3"]
+    after = tx.after_lock(waiting, {h: dict(r, changed=True) for h, r in query_ok(CACHED).items()})
+    assert after["go"] and sorted(after["locked"]) == ["h1", "h2", "h3"]
+    # an earlier run holds h2: this run gives way at once, nothing locked, nothing changed
+    giving_way = meeting("h2", 100.0)
+    assert not giving_way["go"] and giving_way["outcome"] == tx.REFUSED and not giving_way["contended"]
+    assert "started before this run; this run gives way" in giving_way["failed"]["h2"]
+    # check mode says what a real run would do; without locks a held lock is refused as before
+    checked = meeting("h2", 200.0, check=True)
+    assert checked["outcome"] == tx.CHECKED and "a real run waits for it" in checked["notes"][-1]
+    unlocked = meeting("h2", 200.0, no_lock=True)
+    assert unlocked["outcome"] == tx.REFUSED and "locked by run other" in unlocked["failed"]["h2"]
+    # a no-op run that meets a later run still takes part: it locks and plans under the lock
+    noop = started(old=CACHED, new=CACHED)
+    noop["started"] = 150.0
+    results = query_ok(CACHED)
+    results["h3"] = dict(results["h3"], lock={"run_id": "other", "started": 200.0})
+    assert tx.after_query(noop, results, "ctl", {})["go"]
