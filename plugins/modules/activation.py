@@ -190,52 +190,16 @@ failed_services:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.disnix.deploy.plugins.module_utils import profiles
-from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
-from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
-from ansible_collections.disnix.deploy.plugins.module_utils.transition_steps import Context, guarded, rollback, run_steps
-
-STEP_SPEC = dict(
-    op=dict(type="str", choices=["activate", "deactivate"], required=True),
-    key=dict(type="str", default="", no_log=False),
-    service=dict(type="str", default=""),
-    pkg=dict(type="str", required=True),
-    type=dict(type="str", required=True),
-    container=dict(type="str", default=""),
-    properties=dict(type="dict", default={}),
-)
+from ansible_collections.disnix.deploy.plugins.module_utils import target_calls
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=target_argument_spec(
-            log=True,
-            run=True,
-            steps=dict(type="list", elements="dict", default=[], options=STEP_SPEC),
-            wave=dict(type="int"),
-            max_parallel=dict(type="int", default=1),
-            rollback=dict(type="bool", default=False),
-            timeout=dict(type="int", default=10),
-            fenced=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if params["max_parallel"] < 1:
-        module.fail_json(msg="max_parallel must be at least 1, got %d" % params["max_parallel"])
+    module = AnsibleModule(argument_spec=target_calls.ACTIVATION_SPEC, supports_check_mode=True)
     try:
-        tmpdir = resolve_tmpdir(params["tmpdir"])
-        context = Context(run_id=params["run_id"], journal=Journal(journal_path(params["profile"], tmpdir)),
-                          log_dir=params["log_dir"], timeout=params["timeout"], check_mode=module.check_mode,
-                          profile_link=profiles.profile_link(params["profile"]), tmpdir=tmpdir,
-                          activation=params["activation"])
-        with guarded(context, params["profile"], params["fenced"] and not module.check_mode) as check:
-            context.owner_check = check
-            if params["rollback"]:
-                result = rollback(context, params["wave"])
-            else:
-                wave = params["wave"] if params["wave"] is not None else 0
-                result = run_steps(context, params["steps"], wave, params["max_parallel"])
+        result = target_calls.call("activation", module.params, module.check_mode, module._diff)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     except TargetError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     for warning in result.pop("warnings", []):

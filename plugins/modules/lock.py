@@ -177,37 +177,16 @@ refused_service:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.disnix.deploy.plugins.module_utils import locking
-from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
+from ansible_collections.disnix.deploy.plugins.module_utils import target_calls
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=target_argument_spec(
-            log=True,
-            run=True,
-            state=dict(type="str", choices=["locked", "unlocked"], default="locked"),
-            controller=dict(type="str"),
-            controller_pid=dict(type="int"),
-            controller_pid_start=dict(type="str"),
-            user=dict(type="str"),
-            force=dict(type="bool", default=False),
-            run_started=dict(type="float"),
-            wait=dict(type="float", default=0),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
+    module = AnsibleModule(argument_spec=target_calls.LOCK_SPEC, supports_check_mode=True)
     try:
-        request = locking.LockRequest(
-            profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=params["run_id"],
-            log_dir=params["log_dir"], controller=params["controller"], controller_pid=params["controller_pid"],
-            controller_pid_start=params["controller_pid_start"], user=params["user"], force=params["force"],
-            activation=params["activation"], started=params["run_started"])
-        if params["state"] == "locked":
-            result = locking.acquire_waiting(request, params["wait"], check_mode=module.check_mode)
-        else:
-            result = locking.release(request, check_mode=module.check_mode)
+        result = target_calls.call("lock", module.params, module.check_mode, module._diff)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     except TargetError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     for warning in result.pop("warnings", []):

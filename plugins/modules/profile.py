@@ -81,62 +81,22 @@ generation:
   sample: 3
 """
 
-import contextlib
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.disnix.deploy.plugins.module_utils import locking, nix_tools, profiles
-from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
-from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError, resolve_tmpdir, target_argument_spec
-
-
-def set_profile(profile: str, path: str, tmpdir: str, check_mode: bool, run_id: str | None = None, fenced: bool = False) -> dict:
-    path = os.path.normpath(path)
-    nix_tools.check_store_paths([path])
-    link = profiles.profile_link(profile)
-    previous = profiles.current_path(link)
-    changed = previous != path
-    if changed and not check_mode:
-        guard = locking.owner_guard(profile, tmpdir, run_id) if fenced and run_id else contextlib.nullcontext(None)
-        with guard as check:
-            if check is not None:
-                check()
-            journal = Journal(journal_path(profile, tmpdir)) if run_id else None
-            before = profiles.current_generation(link)
-            if journal:
-                journal.profile_switch(run_id, previous, before, path, "begin")
-            profiles.set_profile(link, path, tmpdir=tmpdir)
-            current = profiles.current_path(link)
-            if current != path:
-                raise TargetError("nix-env --set left %s pointing to %s instead of %s" % (link, current, path))
-            if journal:
-                journal.profile_switch(run_id, previous, before, path, "done", profiles.current_generation(link))
-    return dict(
-        changed=changed,
-        previous=previous,
-        current=path,
-        profile_link=link,
-        generation=None if changed and check_mode else profiles.current_generation(link),
-        diff=dict(before="%s\n" % (previous or ""), after="%s\n" % path,
-                  before_header="%s (store path)" % link, after_header="%s (store path)" % link),
-    )
+from ansible_collections.disnix.deploy.plugins.module_utils import target_calls
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=target_argument_spec(path=dict(type="path", required=True), run_id=dict(type="str"),
-                                           fenced=dict(type="bool", default=False)),
-        supports_check_mode=True,
-    )
-    params = module.params
+    module = AnsibleModule(argument_spec=target_calls.PROFILE_SPEC, supports_check_mode=True)
     try:
-        result = set_profile(params["profile"], params["path"], resolve_tmpdir(params["tmpdir"]), module.check_mode,
-                             run_id=params["run_id"], fenced=params["fenced"])
+        result = target_calls.call("profile", module.params, module.check_mode, module._diff)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     except TargetError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    if not module._diff:
-        result.pop("diff")
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
     module.exit_json(**result)
 
 

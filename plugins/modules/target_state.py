@@ -207,80 +207,24 @@ lock_refused:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.disnix.deploy.plugins.module_utils import locking, nix_tools, profiles, service_keys
-from ansible_collections.disnix.deploy.plugins.module_utils.target_common import (
-    DEFAULT_LOG_DIR, TargetError, resolve_tmpdir, target_argument_spec)
-from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import Journal, journal_path
-
-
-def target_state(profile: str, tmpdir: str, paths: list[str], query_system: bool) -> dict:
-    link = profiles.profile_link(profile)
-    store_path = profiles.current_path(link)
-    lock_file = locking.lock_path(profile, tmpdir)
-    journal_file = journal_path(profile, tmpdir)
-    return dict(
-        changed=False,
-        profile_link=link,
-        profile_path=store_path,
-        profile_manifest=profiles.read_manifest(store_path),
-        generations=profiles.generations(link),
-        generation=profiles.current_generation(link),
-        lock=locking.read_lock(lock_file),
-        lock_file=lock_file,
-        journal=Journal(journal_file).entries(),
-        journal_file=journal_file,
-        invalid_paths=nix_tools.invalid_paths(paths, tmpdir=tmpdir),
-        nix_version=nix_tools.nix_version(tmpdir=tmpdir),
-        nix_store=nix_tools.find_tool("nix-store"),
-        system=nix_tools.current_system(tmpdir=tmpdir) if query_system else None,
-    )
+from ansible_collections.disnix.deploy.plugins.module_utils import target_calls
+from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=target_argument_spec(
-            paths=dict(type="list", elements="str", default=[]),
-            query_system=dict(type="bool", default=False),
-            # only the values are secret (masked below); names and paths stay readable
-            keys=dict(type="dict", default={}, no_log=False),
-            lock=dict(type="dict", options=dict(
-                run_id=dict(type="str", required=True),
-                planned_profile=dict(type="str"),
-                controller=dict(type="str"),
-                controller_pid=dict(type="int"),
-                controller_pid_start=dict(type="str"),
-                user=dict(type="str"),
-                started=dict(type="float"),
-                activation=dict(type="str", default="builtin", choices=["builtin", "dysnomia"]),
-                log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
-            )),
-        ),
-        supports_check_mode=True,
-        # no syslog record of the invocation: it would hold the keys' values
-        no_log=True,
-    )
-    params = module.params
+    module = AnsibleModule(argument_spec=target_calls.TARGET_STATE_SPEC, supports_check_mode=True,
+                           # no syslog record of the invocation: it would hold the keys' values
+                           no_log=True)
     # only the keys' values are secret: masked in every result, messages and invocation included
-    module.no_log_values.update(service_keys.secret_values(params["keys"]))
+    module.no_log_values.update(target_calls.query_secrets(module.params))
     try:
-        result = target_state(params["profile"], resolve_tmpdir(params["tmpdir"]), params["paths"], params["query_system"])
-        keys = [k for ks in service_keys.normalize(params["keys"]).values() for k in ks]
-        result["keys_plan"] = service_keys.plan(params["profile"], keys)
-        result["locked"] = False
-        lock = params["lock"]
-        if lock and not module.check_mode:
-            request = locking.LockRequest(
-                profile=params["profile"], tmpdir=resolve_tmpdir(params["tmpdir"]), run_id=lock["run_id"],
-                log_dir=lock["log_dir"], controller=lock["controller"], controller_pid=lock["controller_pid"],
-                controller_pid_start=lock["controller_pid_start"], user=lock["user"], activation=lock["activation"],
-                started=lock["started"])
-            result.update(locking.lock_for_change(request, result, lock["planned_profile"], bool(result["keys_plan"])))
-            for warning in result.pop("warnings", []):
-                module.warn(warning)
+        result = target_calls.call("target_state", module.params, module.check_mode, module._diff)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     except TargetError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
     module.exit_json(**result)
 
 
