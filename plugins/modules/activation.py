@@ -22,6 +22,8 @@ description:
   - Container properties reach the activation as environment variables (values rendered as Nix's
     C(toString) does), with E(PATH), E(DYSNOMIA_STATEDIR=/var/state/dysnomia) and a few variables of
     the module's environment (E(HOME), E(USER), E(LANG), E(TMPDIR) ...).
+  - Its action plugin runs the same code on the target without a module start when it can (a
+    connection with pipelining, no C(async), C(python3) on the target); see docs/performance.md.
 options:
   steps:
     description:

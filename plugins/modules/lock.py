@@ -21,6 +21,8 @@ description:
     run's transition journal. A profile that is not locked is left as it is.
   - Locking again with the same O(run_id) changes nothing.
   - Every lock and unlock call is recorded in the activation log.
+  - Its action plugin runs the same code on the target without a module start when it can (a
+    connection with pipelining, no C(async), C(python3) on the target); see docs/performance.md.
 options:
   state:
     description:
@@ -60,8 +62,8 @@ options:
   wait:
     description:
       - With O(state=locked), how many seconds to wait for a lock held by a run that started after this
-        one (O(run_started)). That run gives way when it meets this run's locks, so two deployments
-        locking the same targets never refuse each other. A lock of a run that started before this one,
+        one (O(run_started)). That run gives way when it meets this run's locks, so of two deployments
+        that meet at the same targets one goes on. A lock of a run that started before this one,
         or of a run that recorded no start, is refused at once.
       - V(0) refuses every held lock at once, as C(disnix-lock) does.
     type: float

@@ -18,6 +18,8 @@ description:
     generation it replaced), so a failed or interrupted deployment puts the profile back exactly
     (M(disnix.deploy.activation) with O(disnix.deploy.activation#module:rollback=true), or
     M(disnix.deploy.recover)); with O(fenced=true) it is made only while O(run_id) holds the lock.
+  - Its action plugin runs the same code on the target without a module start when it can (a
+    connection with pipelining, no C(async), C(python3) on the target); see docs/performance.md.
 options:
   run_id:
     description:

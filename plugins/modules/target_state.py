@@ -20,6 +20,8 @@ description:
     the Nix system type.
   - Changes nothing unless O(lock) is given; then it may take the profile's lock, which a deployment
     would take next anyway (one round trip less).
+  - Its action plugin runs the same code on the target without a module start when it can (a
+    connection with pipelining, no C(async), C(python3) on the target); see docs/performance.md.
 options:
   paths:
     description:

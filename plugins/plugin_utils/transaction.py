@@ -18,8 +18,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-# the journal's wave number of a profile switch: one definition, the targets' own
 from ansible_collections.disnix.deploy.plugins.module_utils.locking import runs_before
+# the journal's wave number of a profile switch: one definition, the targets' own
 from ansible_collections.disnix.deploy.plugins.module_utils.transition_journal import KEYS_WAVE, PROFILE_WAVE
 from ansible_collections.disnix.deploy.plugins.plugin_utils import guard, transition_plan
 from ansible_collections.disnix.deploy.plugins.plugin_utils.manifest import mapping_id
