@@ -329,7 +329,7 @@ def main() -> None:
     print(table(rows))
     if trips:
         print("\nssh commands per host (round trips; test3 runs no service: its first deploy sets its empty profile, a no-op only asks it;"
-              " Ansible adds one per host for its Python interpreter discovery):\n")
+              " a module task adds one per host for Python interpreter discovery; the deployment has none):\n")
         print("| run | " + " | ".join(HOSTS) + " |\n|---|" + "---|" * len(HOSTS))
         for what, counts in trips.items():
             print(f"| {what} | " + " | ".join(str(counts.get(h, 0)) for h in HOSTS) + " |")
