@@ -204,6 +204,23 @@ CALLS: dict[str, tuple[dict, Callable[..., dict], Callable[[dict], set] | None]]
 }
 
 
+def expand_paths(spec: dict, params: dict[str, Any]) -> dict[str, Any]:
+    """Options of type ``path`` expanded here, on the target, as AnsibleModule expands them
+    (``~`` and ``$VAR`` are the target's); for parameters validated on the controller."""
+    expanded = dict(params)
+    for name, option in spec.items():
+        value = expanded.get(name)
+        if value is None:
+            continue
+        if option.get("type") == "path" and isinstance(value, str):
+            expanded[name] = os.path.expanduser(os.path.expandvars(value))
+        elif option.get("options") and isinstance(value, dict):
+            expanded[name] = expand_paths(option["options"], value)
+        elif option.get("options") and isinstance(value, list):
+            expanded[name] = [expand_paths(option["options"], v) if isinstance(v, dict) else v for v in value]
+    return expanded
+
+
 def call(name: str, params: dict[str, Any], check_mode: bool, diff: bool = False) -> dict[str, Any]:
     """Run module ``name``'s work; its result (``warnings`` a list of strings), or raises."""
     return CALLS[name][1](params, check_mode, diff)

@@ -67,7 +67,7 @@ try:
     from ansible_collections.disnix.deploy.plugins.module_utils import target_calls
     from ansible_collections.disnix.deploy.plugins.module_utils.target_common import TargetError
     try:
-        result = target_calls.call(NAME, PARAMS, CHECK, DIFF)
+        result = target_calls.call(NAME, target_calls.expand_paths(target_calls.CALLS[NAME][0], PARAMS), CHECK, DIFF)
     except TargetError as exc:
         result = dict(exc.details, failed=True, msg=exc.msg)
     except ValueError as exc:
@@ -77,6 +77,20 @@ except Exception:
 out.write(json.dumps(result))
 out.flush()
 '''
+
+
+def controller_spec(spec: dict) -> dict:
+    """The spec to validate with on the controller: options of type ``path`` as ``str``,
+    so that ``~`` and ``$VAR`` are expanded on the target (target_calls.expand_paths)."""
+    copied = {}
+    for name, option in spec.items():
+        option = dict(option)
+        if option.get("type") == "path":
+            option["type"] = "str"
+        if option.get("options"):
+            option["options"] = controller_spec(option["options"])
+        copied[name] = option
+    return copied
 
 
 @functools.lru_cache(maxsize=1)
@@ -137,7 +151,7 @@ class TargetCallAction(ActionBase):
             result.update(self._execute_module(module_name=f"disnix.deploy.{self.CALL}", task_vars=task_vars))
             return result
         spec, _call, secrets = target_calls.CALLS[self.CALL]
-        _validated, params = self.validate_argument_spec(argument_spec=spec)
+        _validated, params = self.validate_argument_spec(argument_spec=controller_spec(spec))
         hidden = secrets(params) if secrets else set()
         interpreter = self._interpreter(task_vars)
         # an interpreter setting may carry arguments, as Ansible's shebang line does: each word quoted

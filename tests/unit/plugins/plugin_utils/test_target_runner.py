@@ -12,16 +12,18 @@ import sys
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.disnix.deploy.plugins.module_utils import target_calls
-from ansible_collections.disnix.deploy.plugins.plugin_utils.target_runner import parse_result, runner_script
+from ansible_collections.disnix.deploy.plugins.plugin_utils.target_runner import controller_spec, parse_result, runner_script
 
 
-def call(tmp_path, name: str, args: dict, check: bool = False) -> dict:
+def call(tmp_path, name: str, args: dict, check: bool = False, env: dict | None = None) -> dict:
+    """As the action plugin: validated against the controller's copy of the spec, run by the
+    runner in a Python of its own (the target)."""
     spec = target_calls.CALLS[name][0] if name in target_calls.CALLS else {}
-    params = ArgumentSpecValidator(spec).validate(args).validated_parameters
+    params = ArgumentSpecValidator(controller_spec(spec)).validate(args).validated_parameters
     script = runner_script(name, params, check, False)
     # an empty directory as cwd and -I: the runner finds the collection only in its script
     proc = subprocess.run([sys.executable, "-I", "-"], input=script, cwd=str(tmp_path), capture_output=True, check=False,
-                          env={"PATH": os.environ.get("PATH", "")})
+                          env={"PATH": os.environ.get("PATH", ""), **(env or {})})
     return parse_result(proc.stdout.decode(), proc.stderr.decode(), proc.returncode, name)
 
 
@@ -57,3 +59,16 @@ def test_output_that_is_not_a_result_is_reported_with_what_the_target_printed():
     result = parse_result("", "python3: not found\n", 127, "lock")
     assert result["failed"] and result["rc"] == 127 and "python3: not found" in result["msg"]
     assert parse_result("[1]", "", 0, "lock")["failed"]
+
+
+def test_paths_are_expanded_on_the_target_not_on_the_controller(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISNIX_RUNNER_DIR", "/controller/side")
+    target_dir = tmp_path / "target-side"
+    target_dir.mkdir()
+    result = call(tmp_path, "target_state", {"profile": "runner-test-%d" % os.getpid(), "tmpdir": "$DISNIX_RUNNER_DIR"},
+                  env={"DISNIX_RUNNER_DIR": str(target_dir)})
+    assert not result.get("failed"), result
+    assert result["lock_file"].startswith(str(target_dir) + os.sep)
+    # suboptions too
+    spec = target_calls.TARGET_STATE_SPEC
+    assert target_calls.expand_paths(spec, {"lock": {"log_dir": "$DISNIX_RUNNER_DIR/log"}})["lock"]["log_dir"] == "/controller/side/log"
