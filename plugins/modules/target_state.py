@@ -34,8 +34,8 @@ options:
     description:
       - The store path the run plans as the target's profile, whose closure O(paths) is.
       - When the target's profile already is that path, O(paths) are not checked and RV(invalid_paths) is empty
-        (a profile generation is a garbage collector root, and Nix keeps the closure of a valid path valid):
-        no C(nix-store) runs on the target.
+        (a profile generation is a garbage collector root, and Nix keeps the closure of a valid path valid),
+        so no C(nix-store) runs on the target.
     type: str
   query_system:
     description:
