@@ -35,8 +35,8 @@ def test_deployed_locked_target(lab, capsys, store_profile):
         json.dump({"run_id": "r1", "controller": "c", "user": "u", "pid": 1, "since": 2, "profile": "default"}, handle)
     with open(os.path.join(lab.tmpdir, "disnix-default.journal"), "w", encoding="utf-8") as handle:
         handle.write(json.dumps({"run_id": "r1", "wave": 0, "op": "activate", "service": "hello"}) + "\n")
-    result = run_module(target_state.main, {"tmpdir": lab.tmpdir, "paths": [path, FAKE], "query_system": True,
-                                                "query_nix_version": True}, capsys)
+    params = {"tmpdir": lab.tmpdir, "paths": [path, FAKE], "query_system": True, "query_nix_version": True}
+    result = run_module(target_state.main, params, capsys)
     assert not result.get("failed"), result
     assert result["profile_path"] == path and result["generations"] == [1] and result["generation"] == 1
     assert result["profile_manifest"]["services"][0]["name"] == "hello"
