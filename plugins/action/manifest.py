@@ -118,7 +118,7 @@ class ActionModule(ActionBase):
             if not args["services"] or not args["distribution"]:
                 raise AnsibleActionFail("set disnix_services and disnix_distribution (paths of the services and distribution models)")
             arch = evaluate(args["services"], args["distribution"], infrastructure,
-                            nixpkgs=args["nixpkgs"] or store.find_nixpkgs(nix_bin), extra_params=_extra_params(self._task.args, args, task_vars),
+                            nixpkgs=args["nixpkgs"] or "", extra_params=_extra_params(self._task.args, args, task_vars),
                             nix_instantiate=store.tool("nix-instantiate", nix_bin), infrastructure_source=_inventory_sources(task_vars, hosts))
             new = manifest_lib.compose(arch, infrastructure, args["profile"])
             if args["only"] not in (None, "", []):
@@ -126,12 +126,17 @@ class ActionModule(ActionBase):
             # before anything is built: a bad disnix_keys changes nothing
             keyed = self._keyed(args["keys"], set(arch.services) or None, new)
             number = None
-            to_build, remote = self._where_to_build(arch, infrastructure, build_on, nix_bin)
+            # the models give the current generation again (a no-op): its profiles and manifest
+            # are in the store with everything they run, so nothing is built or checked
+            reused = not check and store.reuse_generation(new, old, old_path)
+            to_build, remote = ([], {}) if reused else self._where_to_build(arch, infrastructure, build_on, nix_bin)
             for target, drvs in remote.items():
                 remote_builds[target] = {"host": hosts[target], "drvs": drvs,
                                          "closure": [] if check else store.derivation_closure(drvs, nix_bin)}
             if check:
                 new_path = None
+            elif reused:
+                new_path = old_path
             else:
                 built = store.realise(to_build, nix_bin)
                 if not remote_builds:
@@ -150,6 +155,8 @@ class ActionModule(ActionBase):
             # a generation (rollback, repair) or no services at all (undeploy): keys of services
             # it does not deploy are simply not written
             keyed = self._keyed(args["keys"], None, new)
+        # every profile's closure from one query of the store
+        closures = store.closures([t["profile"] for t in new["targets"].values() if t["profile"]], nix_bin)
         targets = {}
         for name in sorted(new["targets"]):
             prof = new["targets"][name]["profile"]
@@ -157,7 +164,7 @@ class ActionModule(ActionBase):
                 "host": hosts[name],
                 "profile": prof,
                 # in check mode there is no profile yet: its services stand in for the closure
-                "closure": store.closure(prof, nix_bin) if prof else manifest_lib.services_on(new, name),
+                "closure": closures[prof] if prof else manifest_lib.services_on(new, name),
                 "num_of_cores": new["targets"][name]["numOfCores"],
             }
         lines = []
@@ -233,7 +240,8 @@ class ActionModule(ActionBase):
         """Derivations the controller has to build, and per target those it builds itself. A
         target builds its own services when asked to and their outputs are not yet in the
         controller's store; a system the controller cannot build is an error before anything
-        changes."""
+        changes. Only what has to be built is checked: an output already in the store is
+        not built, and the controller's configuration is then not read."""
         local: set[str] = set()
         remote: dict[str, set[str]] = {}
         buildable: set[str] | None = None
@@ -244,6 +252,8 @@ class ActionModule(ActionBase):
                 if m.out in outputs_missing:
                     remote.setdefault(m.target, set()).add(m.drv)
                 continue
+            if m.out not in outputs_missing:
+                continue
             if buildable is None:
                 buildable = store.buildable_systems(nix_bin)
             if system not in buildable:
@@ -251,8 +261,7 @@ class ActionModule(ActionBase):
                     f"target {m.target} has system {system}, which this controller cannot build "
                     f"(it builds {', '.join(sorted(buildable - {'builtin'}))}); set disnix_build_on_targets=true, "
                     f"for the run (-e) or as a host variable of {m.target}, to build on the targets. Nothing was changed.")
-            if m.out in outputs_missing:
-                local.add(m.drv)
+            local.add(m.drv)
         return sorted(local), {t: sorted(d) for t, d in sorted(remote.items())}
 
     @staticmethod

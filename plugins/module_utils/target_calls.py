@@ -26,7 +26,9 @@ from ansible_collections.disnix.deploy.plugins.module_utils.transition_steps imp
 
 TARGET_STATE_SPEC = target_argument_spec(
     paths=dict(type="list", elements="str", default=[]),
+    planned_profile=dict(type="str"),
     query_system=dict(type="bool", default=False),
+    query_nix_version=dict(type="bool", default=False),
     # only the values are secret (masked by secret_values); names and paths stay readable
     keys=dict(type="dict", default={}, no_log=False),
     lock=dict(type="dict", options=dict(
@@ -80,9 +82,18 @@ PROFILE_SPEC = target_argument_spec(path=dict(type="path", required=True), run_i
                                     fenced=dict(type="bool", default=False))
 
 
-def target_state(profile: str, tmpdir: str, paths: list[str], query_system: bool) -> dict:
+def target_state(profile: str, tmpdir: str, paths: list[str], query_system: bool, query_nix_version: bool = False,
+                 planned_profile: str | None = None) -> dict:
     link = profiles.profile_link(profile)
     store_path = profiles.current_path(link)
+    if planned_profile and store_path == os.path.normpath(planned_profile) and os.path.isdir(store_path):
+        # the profile already is the planned path, whose closure the paths are: a profile
+        # generation is a garbage collector root and Nix keeps the closure of a valid path
+        # valid, so they need no nix-store (a process start on every no-op)
+        nix_tools.check_store_paths(paths)
+        invalid: list[str] = []
+    else:
+        invalid = nix_tools.invalid_paths(paths, tmpdir=tmpdir)
     lock_file = locking.lock_path(profile, tmpdir)
     journal_file = journal_path(profile, tmpdir)
     return dict(
@@ -96,8 +107,9 @@ def target_state(profile: str, tmpdir: str, paths: list[str], query_system: bool
         lock_file=lock_file,
         journal=Journal(journal_file).entries(),
         journal_file=journal_file,
-        invalid_paths=nix_tools.invalid_paths(paths, tmpdir=tmpdir),
-        nix_version=nix_tools.nix_version(tmpdir=tmpdir),
+        invalid_paths=invalid,
+        # a process start on the target: only when asked (a deployment does not need it)
+        nix_version=nix_tools.nix_version(tmpdir=tmpdir) if query_nix_version else None,
         nix_store=nix_tools.find_tool("nix-store"),
         system=nix_tools.current_system(tmpdir=tmpdir) if query_system else None,
     )
@@ -105,7 +117,8 @@ def target_state(profile: str, tmpdir: str, paths: list[str], query_system: bool
 
 def query(params: dict[str, Any], check_mode: bool, diff: bool = False) -> dict[str, Any]:
     """disnix.deploy.target_state."""
-    result = target_state(params["profile"], resolve_tmpdir(params["tmpdir"]), params["paths"], params["query_system"])
+    result = target_state(params["profile"], resolve_tmpdir(params["tmpdir"]), params["paths"], params["query_system"],
+                          params["query_nix_version"], params["planned_profile"])
     keys = [k for ks in service_keys.normalize(params["keys"]).values() for k in ks]
     result["keys_plan"] = service_keys.plan(params["profile"], keys)
     result["locked"] = False

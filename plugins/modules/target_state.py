@@ -30,9 +30,21 @@ options:
     type: list
     elements: str
     default: []
+  planned_profile:
+    description:
+      - The store path the run plans as the target's profile, whose closure O(paths) is.
+      - When the target's profile already is that path, O(paths) are not checked and RV(invalid_paths) is empty
+        (a profile generation is a garbage collector root, and Nix keeps the closure of a valid path valid),
+        so no C(nix-store) runs on the target.
+    type: str
   query_system:
     description:
       - Also return the target's Nix system type (C(nix-instantiate --eval -E builtins.currentSystem)).
+    type: bool
+    default: false
+  query_nix_version:
+    description:
+      - Also return the version of the target's Nix (C(nix-store --version)), in RV(nix_version).
     type: bool
     default: false
   keys:
@@ -188,7 +200,7 @@ nix_store:
   type: str
   sample: /usr/bin/nix-store
 nix_version:
-  description: The version of the target's Nix.
+  description: The version of the target's Nix; V(null) unless O(query_nix_version=true).
   returned: always
   type: str
   sample: 2.8.0

@@ -10,6 +10,7 @@ Controller generations are a Nix profile of manifests, as Disnix's coordinator p
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import re
@@ -62,13 +63,6 @@ def tool(name: str, nix_bin_dir: str | None = None) -> str:
     return os.path.join(nix_bin_dir, name) if nix_bin_dir else name
 
 
-def find_nixpkgs(nix_bin_dir: str | None = None) -> str:
-    """Where <nixpkgs> resolves (NIX_PATH or Nix's default search path), '' when nowhere."""
-    proc = subprocess.run([tool("nix-instantiate", nix_bin_dir), "--find-file", "nixpkgs"],
-                          capture_output=True, text=True, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else ""
-
-
 # derivations per nix-store --realise call: Nix's scheduler slows down with thousands of
 # goals in one call (2,000 trivial builds: 141 s at once, 24 s in chunks of 250), while a
 # chunk is still big enough for every build slot (docs/performance.md)
@@ -108,6 +102,17 @@ def evaluate_json(expression: str, args: dict[str, str], what: str, nix_bin_dir:
         return json.loads(_run(cmd, what))
 
 
+# in every profilemanifest.json: a profile built by other expressions is never reused
+BUILDER = hashlib.sha256((PROFILES + MANIFEST).encode("utf-8")).hexdigest()[:16]
+
+
+def profile_files(manifest: dict[str, Any], target: str) -> dict[str, str]:
+    """The files of a target's profile manifest directory: name -> text."""
+    ours = manifest_lib.profile_manifest(manifest, target)
+    return {"profilemanifest.json": json.dumps(dict(ours, builder=BUILDER), sort_keys=True, indent=1),
+            disnix_xml.PROFILE_MANIFEST_XML: disnix_xml.profile_manifest_xml(target, ours["services"])}
+
+
 def build_profiles(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> dict[str, str]:
     """Builds every target's profile and records it in the manifest: {target: store path}."""
     with tempfile.TemporaryDirectory(prefix="disnix-profiles-") as tmp:
@@ -116,10 +121,8 @@ def build_profiles(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> 
             # numbered, not named after the target: a name never becomes a path
             mdir = os.path.join(tmp, str(number))
             os.mkdir(mdir, 0o700)
-            ours = manifest_lib.profile_manifest(manifest, target)
-            write_private(os.path.join(mdir, "profilemanifest.json"), json.dumps(ours, sort_keys=True, indent=1))
-            write_private(os.path.join(mdir, disnix_xml.PROFILE_MANIFEST_XML),
-                          disnix_xml.profile_manifest_xml(target, ours["services"]))
+            for name, text in profile_files(manifest, target).items():
+                write_private(os.path.join(mdir, name), text)
             spec[target] = {"services": manifest_lib.services_on(manifest, target), "manifestDir": mdir,
                             "name": profile_store_name(target)}
         profiles = evaluate_json(PROFILES, {}, "instantiating the target profiles", nix_bin_dir,
@@ -128,6 +131,40 @@ def build_profiles(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> 
     for target, p in profiles.items():
         manifest["targets"][target]["profile"] = p["out"]
     return {t: p["out"] for t, p in profiles.items()}
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def reuse_generation(manifest: dict[str, Any], old: dict[str, Any] | None, old_path: str | None) -> bool:
+    """Whether ``manifest`` (composed, no profiles yet) is the generation at ``old_path``:
+    every target's profile manifest files and the manifest's own text as they would be
+    written now, byte for byte, with the same expressions (BUILDER). Then its profiles and
+    manifest are old's, which the generation keeps in the store (a garbage collector root),
+    and nothing needs building: a no-op is spared four Nix processes. The manifest gets
+    old's profiles when it is."""
+    if not old or not old_path or set(old.get("targets") or {}) != set(manifest["targets"]):
+        return False
+    profiles = {}
+    for target in manifest["targets"]:
+        profile = old["targets"][target].get("profile")
+        if not profile or not os.path.basename(profile).endswith("-" + profile_store_name(target)):
+            return False
+        for name, text in profile_files(manifest, target).items():
+            if _read(os.path.join(profile, name)) != text:
+                return False
+        profiles[target] = profile
+    candidate = dict(manifest, targets={t: dict(v, profile=profiles[t]) for t, v in manifest["targets"].items()})
+    if _read(old_path) != manifest_lib.to_xml(candidate):
+        return False
+    for target, profile in profiles.items():
+        manifest["targets"][target]["profile"] = profile
+    return True
 
 
 def profile_store_name(target: str) -> str:
@@ -147,7 +184,51 @@ def add_manifest(manifest: dict[str, Any], nix_bin_dir: str | None = None) -> st
 
 def closure(path: str, nix_bin_dir: str | None = None) -> list[str]:
     """The closure of a path, dependencies before dependants (the order nix-store --import needs)."""
-    return _run([tool("nix-store", nix_bin_dir), "--query", "--requisites", path], "querying a closure").split()
+    return closures([path], nix_bin_dir)[path]
+
+
+def closures(paths: list[str], nix_bin_dir: str | None = None) -> dict[str, list[str]]:
+    """The closure of each path, dependencies before dependants, from one query of the
+    store's reference graph (``nix path-info --json --recursive``) rather than a
+    ``nix-store --query --requisites`` per path."""
+    roots = sorted(set(paths))
+    if not roots:
+        return {}
+    out = _run([tool("nix", nix_bin_dir), "--extra-experimental-features", "nix-command", "path-info", "--json",
+                "--recursive", *roots], "querying closures")
+    refs = reference_graph(json.loads(out))
+    return {root: dependency_order(root, refs) for root in roots}
+
+
+def reference_graph(info: Any) -> dict[str, list[str]]:
+    """path -> its references but itself, from ``nix path-info --json``: a list of objects
+    with ``path`` (Nix before 2.19) or an object keyed by path (later)."""
+    items = info.items() if isinstance(info, dict) else ((i.get("path"), i) for i in info)
+    refs: dict[str, list[str]] = {}
+    for path, entry in items:
+        if not isinstance(entry, dict) or entry.get("valid") is False:
+            raise DeployError(f"querying closures: {path} is not in the controller's store")
+        refs[path] = sorted(r for r in entry.get("references", []) if r != path)
+    return refs
+
+
+def dependency_order(root: str, refs: dict[str, list[str]]) -> list[str]:
+    """The closure of ``root`` with every path after the paths it references (depth first,
+    without recursion: closures can be deep)."""
+    order: list[str] = []
+    seen = {root}
+    stack = [(root, iter(refs.get(root, [])))]
+    while stack:
+        path, pending = stack[-1]
+        for ref in pending:
+            if ref not in seen:
+                seen.add(ref)
+                stack.append((ref, iter(refs.get(ref, []))))
+                break
+        else:
+            stack.pop()
+            order.append(path)
+    return order
 
 
 def export(paths: list[str], dest: str, nix_bin_dir: str | None = None) -> None:

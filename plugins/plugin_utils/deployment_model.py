@@ -2,10 +2,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Services and distribution models: evaluation with Nix and Disnix's validation rules.
 
-Evaluation runs in two phases. The structure phase reads names, types, dependency edges
-and distribution without touching any package, so every model error is reported before a
-single derivation is instantiated; the packages phase then gives each mapping's
-derivation and output path, evaluated for the system of its target.
+Evaluation has two phases. The structure phase reads names, types, dependency edges
+and distribution without touching any package; the packages phase gives each mapping's
+derivation and output path, evaluated for the system of its target. One nix-instantiate
+evaluates both; when it fails, the structure phase runs alone, so that a model that
+breaks one of Disnix's rules gets that rule's error rather than whatever the packages
+phase ran into first.
 """
 
 from __future__ import annotations
@@ -184,9 +186,17 @@ def evaluate(services_file: str, distribution_file: str, infrastructure: dict[st
                 "--argstr", "nixpkgs", nixpkgs or "",
                 "--argstr", "extraParamsFile", _private_json(tmp, "extra-params.json", extra_params or {})]
         models = f"{services_file}, {distribution_file}"
-        structure = _run_nix(nix_instantiate, base + ["--argstr", "phase", "structure"], models)
-        arch = validate(structure, infrastructure, services_file, distribution_file)
-        packages = _run_nix(nix_instantiate, base + ["--argstr", "phase", "packages"], models)
+        # both phases in one nix-instantiate; when that fails, the structure alone says
+        # whether the models break a rule, which is the error to report (as if the packages
+        # had not been evaluated: only derivations in the controller's store were written)
+        try:
+            both = _run_nix(nix_instantiate, base + ["--argstr", "phase", "both"], models)
+        except ModelError:
+            structure = _run_nix(nix_instantiate, base + ["--argstr", "phase", "structure"], models)
+            validate(structure, infrastructure, services_file, distribution_file)
+            raise
+        arch = validate(both["structure"], infrastructure, services_file, distribution_file)
+        packages = both["packages"]
     for mapping in arch.mappings:
         built = next(p for p in packages[mapping.service] if p["target"] == mapping.target)
         mapping.drv, mapping.out, mapping.key = built["drv"], built["out"], built["key"]

@@ -11,12 +11,14 @@ from __future__ import annotations
 # Evaluates the models. Arguments (all strings, passed with --argstr):
 #   servicesFile, distributionFile  absolute paths of the models
 #   infrastructureFile              a JSON file: the normalised infrastructure (from the inventory)
-#   nixpkgs                         a path of nixpkgs, or "" when there is none
+#   nixpkgs                         a path of nixpkgs, or "" for <nixpkgs> (NIX_PATH or Nix's
+#                                   default search path) when it resolves
 #   extraParamsFile                 a JSON file: extra arguments for the services function
 # (model data goes through files, never the command line: it may exceed the argument limit)
 #   phase                           "structure": names, types, edges and positions of every
 #                                   service, no package is touched;
-#                                   "packages": drvPath/outPath of every mapping's pkg
+#                                   "packages": drvPath/outPath of every mapping's pkg;
+#                                   "both": { structure; packages; } in one nix-instantiate
 EVALUATE = r"""
 { servicesFile, distributionFile, infrastructureFile, nixpkgs, extraParamsFile, phase }:
 
@@ -66,10 +68,14 @@ let
     (if infrastructure == { } then [ { system = builtins.currentSystem; } ] else attrValues infrastructure)));
   perSystem = f: listToAttrs (map (system: { name = system; value = f system; }) systems);
 
+  # looked up here rather than with `nix-instantiate --find-file`: one process fewer
+  nixpkgsPath = if nixpkgs != "" then nixpkgs
+    else let found = builtins.tryEval <nixpkgs>; in if found.success then found.value else "";
+
   pkgsFor = system:
-    if nixpkgs == "" then
+    if nixpkgsPath == "" then
       throw "the services model uses pkgs, but there is no nixpkgs: set disnix_nixpkgs or NIX_PATH=nixpkgs=..."
-    else import nixpkgs { inherit system; };
+    else import nixpkgsPath { inherit system; };
 
   # the names of the services on each target, from one pass over every mapping
   namesOnTarget = builtins.groupBy (x: x.target) (concatLists (map (name:
@@ -212,7 +218,9 @@ let
       key = getAttr name (getAttr system keys);
     }) (mappingsOf name); }) distributedNames);
 
-in if phase == "structure" then structure else packages
+in if phase == "structure" then structure
+   else if phase == "packages" then packages
+   else { inherit structure packages; }
 """
 
 # Instantiates the per-target profiles. Argument (with --argstr):

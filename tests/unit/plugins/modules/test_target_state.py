@@ -23,7 +23,7 @@ def test_fresh_target(lab, capsys):
     assert result["generations"] == [] and result["generation"] is None
     assert result["lock"] is None and result["journal"] == [] and result["invalid_paths"] == []
     assert result["lock_file"] == os.path.join(lab.tmpdir, "disnix-default.lock")
-    assert result["nix_version"] and result["system"] is None
+    assert result["nix_version"] is None and result["system"] is None
 
 
 @needs_nix
@@ -35,13 +35,29 @@ def test_deployed_locked_target(lab, capsys, store_profile):
         json.dump({"run_id": "r1", "controller": "c", "user": "u", "pid": 1, "since": 2, "profile": "default"}, handle)
     with open(os.path.join(lab.tmpdir, "disnix-default.journal"), "w", encoding="utf-8") as handle:
         handle.write(json.dumps({"run_id": "r1", "wave": 0, "op": "activate", "service": "hello"}) + "\n")
-    result = run_module(target_state.main, {"tmpdir": lab.tmpdir, "paths": [path, FAKE], "query_system": True}, capsys)
+    params = {"tmpdir": lab.tmpdir, "paths": [path, FAKE], "query_system": True, "query_nix_version": True}
+    result = run_module(target_state.main, params, capsys)
     assert not result.get("failed"), result
     assert result["profile_path"] == path and result["generations"] == [1] and result["generation"] == 1
     assert result["profile_manifest"]["services"][0]["name"] == "hello"
     assert result["lock"]["run_id"] == "r1" and result["journal"][0]["service"] == "hello"
     assert result["invalid_paths"] == [FAKE]
-    assert "-" in result["system"]
+    assert "-" in result["system"] and result["nix_version"][0].isdigit()
+
+
+@needs_nix
+def test_a_target_that_already_runs_the_planned_profile_has_its_paths_unchecked(lab, capsys, store_profile):
+    path = store_profile([])
+    profiles.set_profile(profiles.profile_link("default"), path)
+    # FAKE stands for a path of the planned closure: with the profile already planned it is
+    # not asked about (a profile's closure stays valid), with another plan it is
+    same = run_module(target_state.main, {"tmpdir": lab.tmpdir, "paths": [path, FAKE], "planned_profile": path}, capsys)
+    assert not same.get("failed"), same
+    assert same["invalid_paths"] == [] and same["profile_path"] == path
+    other = run_module(target_state.main, {"tmpdir": lab.tmpdir, "paths": [path, FAKE], "planned_profile": FAKE}, capsys)
+    assert other["invalid_paths"] == [FAKE]
+    bad = run_module(target_state.main, {"tmpdir": lab.tmpdir, "paths": ["/etc/passwd"], "planned_profile": path}, capsys)
+    assert bad["failed"] and "not store paths" in bad["msg"]
 
 
 def test_non_store_path_fails(lab, capsys):

@@ -110,12 +110,38 @@ def test_model_errors_name_the_file_and_place(tmp_path, services, distribution, 
     assert where in str(err.value)
 
 
-def test_pkgs_is_only_needed_when_used(tmp_path):
+def test_pkgs_is_only_needed_when_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("NIX_PATH", "")
     s, d = models(tmp_path, "{ system, pkgs, ... }: { a = { name = \"a\"; type = \"echo\"; pkg = pkgs.hello; }; }",
                   "{ infrastructure }: { a = [ infrastructure.t ]; }")
     with pytest.raises(ModelError) as err:
         evaluate(s, d, infra("t"), nixpkgs="")
     assert "no nixpkgs" in str(err.value)
+
+
+def test_nixpkgs_not_given_is_looked_up_in_the_search_path(tmp_path, monkeypatch):
+    fake = tmp_path / "nixpkgs"
+    fake.mkdir()
+    (fake / "default.nix").write_text("{ system }: { hello = %s // { name = \"hello-\" + system; }; }" % PKG)
+    monkeypatch.setenv("NIX_PATH", f"nixpkgs={fake}")
+    s, d = models(tmp_path, "{ system, pkgs, ... }: { a = { name = \"a\"; type = \"echo\"; pkg = pkgs.hello; }; }",
+                  "{ infrastructure }: { a = [ infrastructure.t ]; }")
+    arch = evaluate(s, d, infra("t"), nixpkgs="")
+    assert arch.mappings[0].out.startswith("/nix/store/") and arch.mappings[0].drv.endswith(".drv")
+
+
+def test_a_broken_rule_is_reported_rather_than_what_the_packages_ran_into(tmp_path):
+    # both phases are evaluated at once; the rule's error must still be the one reported
+    s, d = models(tmp_path, "{ system, ... }: { a = { name = \"b\"; type = \"echo\"; pkg = throw \"boom\"; }; }",
+                  "{ infrastructure }: { a = [ infrastructure.t ]; }")
+    with pytest.raises(ModelError) as err:
+        evaluate(s, d, infra("t"))
+    assert "service 'a' has name \"b\"" in str(err.value) and "boom" not in str(err.value)
+    # and a model that breaks no rule gets the packages' error
+    s, d = models(tmp_path, "{ system, ... }: { a = { name = \"a\"; type = \"echo\"; pkg = throw \"boom\"; }; }",
+                  "{ infrastructure }: { a = [ infrastructure.t ]; }")
+    with pytest.raises(ModelError, match="boom"):
+        evaluate(s, d, infra("t"))
 
 
 def test_find_cycle():
