@@ -30,6 +30,7 @@ ARGSPEC = {
     "substituters": {"type": "list", "elements": "str", "default": []},
     "trusted_public_keys": {"type": "list", "elements": "str", "default": []},
     "progress_interval": {"type": "float", "default": 2.0},
+    "only_missing": {"type": "bool", "default": False},
 }
 
 
@@ -47,6 +48,45 @@ def _compresses(cmd: list[bytes]) -> bool:
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
+
+
+class _Progress:
+    """Progress lines of one target's copy: bytes and paths sent, every progress_interval."""
+
+    def __init__(self, display, host: str, args: dict) -> None:
+        self._display, self._host, self._args = display, host, args
+        self._sizes: list[int] = []
+        self.total = 0
+        self._count = 0
+        self._started = self._last = time.monotonic()
+
+    def start(self, paths: list[str]) -> None:
+        self._sizes = closure_stream.nar_sizes(paths, self._args["nix_bin_dir"])
+        self.total, self._count = sum(self._sizes), len(paths)
+        self._started = self._last = time.monotonic()
+
+    def __call__(self, sent: int) -> None:
+        now = time.monotonic()
+        if now - self._last < self._args["progress_interval"]:
+            return
+        self._last = now
+        compression = self._args["compression"]
+        if compression in ("none", "ssh"):
+            done, acc = 0, 0
+            for size in self._sizes:
+                acc += size
+                if acc > sent:
+                    break
+                done += 1
+            what = f"{_mb(sent)} of {_mb(self.total)}, {done} of {self._count} paths"
+        else:
+            what = f"{_mb(sent)} {compression}-compressed of {_mb(self.total)} ({self._count} paths)"
+        self._display.display(f"disnix copy to {self._host}: {what}, {now - self._started:.0f} s")
+
+    def end(self) -> None:
+        elapsed = time.monotonic() - self._started
+        if self._count and elapsed >= self._args["progress_interval"]:
+            self._display.display(f"disnix copy to {self._host}: {_mb(self.total)}, {self._count} paths in {elapsed:.1f} s")
 
 
 class ActionModule(ActionBase):
@@ -104,7 +144,30 @@ class ActionModule(ActionBase):
         except store.DeployError as exc:
             raise AnsibleActionFail(str(exc)) from None
         result.update(changed=bool(paths), paths=paths, count=len(paths), bytes=0, substituted=[], seconds=0.0)
-        if not paths or self._task.check_mode:
+        if not paths:
+            return result
+        decompress = closure_stream.COMPRESSION[args["compression"]][1]
+        import_cmd = f"{shlex.quote(args['nix_store'])} --import > /dev/null"
+        import_cmd = f"{decompress} | {import_cmd}" if decompress else import_cmd
+        asked = args["only_missing"] and not self._task.check_mode and not args["substituters"]
+        ssh = self._ssh_command("/bin/sh -c " + shlex.quote(
+            closure_stream.ask_script(args["nix_store"], import_cmd) if asked else import_cmd), args["compression"])
+        if asked and ssh is not None:
+            # the question and the copy on one ssh command, as nix-copy-closure has
+            started = time.monotonic()
+            try:
+                result.update(self._ask_and_stream(ssh, paths, args))
+            except store.DeployError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+            result["seconds"] = round(time.monotonic() - started, 3)
+            return result
+        if args["only_missing"]:
+            paths = self._missing(paths, args)
+            result.update(changed=bool(paths), paths=paths, count=len(paths))
+            if not paths:
+                return result
+            ssh = self._ssh_command("/bin/sh -c " + shlex.quote(import_cmd), args["compression"])
+        if self._task.check_mode:
             return result
         if args["substituters"]:
             still = self._substitute(paths, args)
@@ -113,10 +176,6 @@ class ActionModule(ActionBase):
             result.update(paths=paths, count=len(paths))
             if not paths:
                 return result
-        decompress = closure_stream.COMPRESSION[args["compression"]][1]
-        import_cmd = f"{shlex.quote(args['nix_store'])} --import > /dev/null"
-        remote_cmd = f"{decompress} | {import_cmd}" if decompress else import_cmd
-        ssh = self._ssh_command("/bin/sh -c " + shlex.quote(remote_cmd), args["compression"])
         started = time.monotonic()
         try:
             if ssh is None:
@@ -128,31 +187,37 @@ class ActionModule(ActionBase):
         result["seconds"] = round(time.monotonic() - started, 3)
         return result
 
+    def _missing(self, paths: list[str], args: dict) -> list[str]:
+        """Those of the paths the target lacks, asked in a command of their own."""
+        quoted = " ".join(map(shlex.quote, paths))
+        res = self._remote(f"{shlex.quote(args['nix_store'])} --check-validity --print-invalid {quoted}")
+        if res["rc"] != 0:
+            raise AnsibleActionFail(f"checking store paths failed: {(res.get('stderr') or res.get('stdout') or '').strip()}")
+        lacking = set(res.get("stdout", "").split())
+        return [p for p in paths if p in lacking]
+
+    def _ask_and_stream(self, ssh: list[bytes], paths: list[str], args: dict) -> dict:
+        progress = self._progress(args)
+        sources = []
+
+        def source_for(missing: list[str]) -> closure_stream.SharedExport:
+            progress.start(missing)
+            sources.append(closure_stream.SharedExport(C.DEFAULT_LOCAL_TMP, missing, args["compression"], args["nix_bin_dir"]))
+            return sources[-1]
+
+        rc, err, missing = closure_stream.ask_and_stream(ssh, paths, source_for, lambda _m, sent: progress(sent))
+        msg = err.decode(errors="replace").strip()[-4000:]
+        if rc == 255:
+            raise AnsibleConnectionFailure(f"copying store paths: ssh failed: {msg}")
+        if missing is None or rc != 0:
+            what = "asking which store paths the target lacks" if missing is None else f"importing {len(missing)} store path(s)"
+            raise AnsibleActionFail(f"{what} failed (rc {rc}): {msg}")
+        progress.end()
+        return {"changed": bool(missing), "paths": missing, "count": len(missing), "bytes": progress.total}
+
     def _stream(self, ssh: list[bytes], paths: list[str], args: dict) -> int:
-        sizes = closure_stream.nar_sizes(paths, args["nix_bin_dir"])
-        total = sum(sizes)
-        host = self._host_name
-        started = last = time.monotonic()
-        plain = args["compression"] in ("none", "ssh")
-
-        def progress(sent: int) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last < args["progress_interval"]:
-                return
-            last = now
-            if plain:
-                done, acc = 0, 0
-                for size in sizes:
-                    acc += size
-                    if acc > sent:
-                        break
-                    done += 1
-                what = f"{_mb(sent)} of {_mb(total)}, {done} of {len(paths)} paths"
-            else:
-                what = f"{_mb(sent)} {args['compression']}-compressed of {_mb(total)} ({len(paths)} paths)"
-            self._display.display(f"disnix copy to {host}: {what}, {now - started:.0f} s")
-
+        progress = self._progress(args)
+        progress.start(paths)
         source = closure_stream.SharedExport(C.DEFAULT_LOCAL_TMP, paths, args["compression"], args["nix_bin_dir"])
         rc, err = closure_stream.stream(ssh, source, progress)
         msg = err.decode(errors="replace").strip()[-4000:]
@@ -160,9 +225,11 @@ class ActionModule(ActionBase):
             raise AnsibleConnectionFailure(f"copying {len(paths)} store path(s): ssh failed: {msg}")
         if rc != 0:
             raise AnsibleActionFail(f"importing {len(paths)} store path(s) failed: {msg}")
-        if time.monotonic() - started >= args["progress_interval"]:
-            self._display.display(f"disnix copy to {host}: {_mb(total)}, {len(paths)} paths in {time.monotonic() - started:.1f} s")
-        return total
+        progress.end()
+        return progress.total
+
+    def _progress(self, args: dict) -> _Progress:
+        return _Progress(self._display, self._host_name, args)
 
     def _put_and_import(self, paths: list[str], args: dict) -> int:
         """Connections other than ssh: an export file put on the target, imported, removed."""

@@ -12,9 +12,10 @@ author:
   - disnix.deploy developers (@disnix-deploy)
 description:
   - Over an C(ssh) connection, streams C(nix-store --export) of the given store paths into
-    C(nix-store --import) on the target, on an ssh connection of its own built from the
-    host's connection settings (address, port, user, key, known hosts, extra arguments; host
-    keys are checked as for every other task). Every target that lacks the same paths
+    C(nix-store --import) on the target, through Ansible's shared ssh connection to the host
+    when that compresses as O(compression) wants, else on an ssh connection of its own built
+    from the host's connection settings (address, port, user, key, known hosts, extra
+    arguments; host keys are checked as for every other task). Every target that lacks the same paths
     receives the same export while it is being written; the controller exports (and
     compresses) once per set of paths, not once per target. Nothing is written on the target
     but the imported paths.
@@ -22,8 +23,9 @@ description:
     export file on the target through the connection, import it and remove it.
   - Copies that take longer than O(progress_interval) print the bytes and paths sent to each
     target as they go.
-  - Give it only the paths the target lacks, in closure order (dependencies first), as
-    M(disnix.deploy.target_state) reports them; C(playbooks/deploy.yml) does.
+  - Give it the paths in closure order (dependencies first). Either only those the target
+    lacks, as M(disnix.deploy.target_state) reports them (C(playbooks/deploy.yml) does), or
+    a whole closure with O(only_missing=true).
   - Importing only makes paths valid in the target's store; no running service changes.
 options:
   compression:
@@ -52,6 +54,15 @@ options:
     type: list
     elements: str
     default: []
+  only_missing:
+    description:
+      - O(paths) may hold paths the target has. Over ssh the target is asked which it lacks on
+        the same ssh command that then carries the copy, as C(nix-copy-closure) does (one
+        command per target); only those are sent and returned in RV(paths).
+      - With O(substituters), in check mode and over other connections, the question is a
+        command of its own before the copy.
+    type: bool
+    default: false
   progress_interval:
     description: Seconds between progress lines of a copy (bytes and paths per target).
     type: float
@@ -81,11 +92,16 @@ EXAMPLES = r"""
     substituters: [https://cache.example.org]
     trusted_public_keys: ["cache.example.org-1:AAAA..."]
     compression: zstd
+
+- name: Copy a whole closure, as nix-copy-closure does (the target says what it lacks)
+  disnix.deploy.distribute:
+    paths: "{{ lookup('ansible.builtin.pipe', 'nix-store --query --requisites ' ~ (my_closure | quote)).split() }}"
+    only_missing: true
 """
 
 RETURN = r"""
 paths:
-  description: The store paths sent (or that would be sent, in check mode).
+  description: The store paths sent (or that would be sent, in check mode); with O(only_missing), those the target lacked.
   returned: always
   type: list
   elements: str

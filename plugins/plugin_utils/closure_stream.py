@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import tempfile
+import shlex
 import time
 from typing import Callable
 
@@ -172,3 +173,72 @@ def stream(cmd: list[bytes], source: SharedExport, progress: Callable[[int], Non
     err = errfile.read()
     errfile.close()
     return rc, err
+
+
+# the target's answer to "which of these do you lack" ends with this line
+END_OF_ANSWER = "disnix-copy: end of answer"
+
+
+def ask_script(nix_store: str, import_cmd: str) -> str:
+    """The target's side of an asked copy, for ``/bin/sh -c``: read a count and that many
+    store paths (``read`` takes one byte at a time from a pipe, so nothing of the stream
+    after them is consumed), print those the store lacks and END_OF_ANSWER, then, when the
+    next line is ``send``, run ``import_cmd`` on the rest of stdin. The paths were checked
+    on the controller (check_store_paths) and go to nix-store as arguments, never as code."""
+    return ("read n || exit 2; "
+            # xargs keeps every nix-store command line under the system's limit
+            'while [ "$n" -gt 0 ]; do IFS= read -r p || exit 2; printf \'%s\\n\' "$p"; n=$((n - 1)); done'
+            f" | xargs {shlex.quote(nix_store)} --check-validity --print-invalid || exit 3; "
+            f"echo {shlex.quote(END_OF_ANSWER)}; "
+            'read go || exit 0; [ "$go" = send ] || exit 0; '
+            f"exec /bin/sh -c {shlex.quote(import_cmd)}")
+
+
+def ask_and_stream(cmd: list[bytes], paths: list[str], source_for: Callable[[list[str]], SharedExport],
+                   progress: Callable[[list[str], int], None]) -> tuple[int, bytes, list[str] | None]:
+    """Runs ``cmd`` (an ssh command running ask_script): asks the target which of ``paths``
+    it lacks and streams the export of those (``source_for(missing)``) on the same
+    connection, one ssh command as ``nix-copy-closure`` has. Returns (rc, stderr, the
+    missing paths in the given order, or None when the target gave no answer)."""
+    errfile = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errfile)
+    if proc.stdin is None or proc.stdout is None:  # Popen gave pipes; for the type checker
+        raise AssertionError('proc pipes')
+    missing: list[str] | None = None
+    source: SharedExport | None = None
+    try:
+        try:
+            proc.stdin.write(("%d\n" % len(paths) + "".join(p + "\n" for p in paths)).encode())
+            proc.stdin.flush()
+            asked, found = set(paths), set()
+            for line in proc.stdout:
+                text = line.decode(errors="replace").strip()
+                if text == END_OF_ANSWER:
+                    missing = [p for p in paths if p in found]
+                    break
+                if text in asked:
+                    found.add(text)
+            if missing:
+                source = source_for(missing)
+                proc.stdin.write(b"send\n")
+                proc.stdin.flush()
+                source.send(proc.stdin.fileno(), lambda sent: progress(missing or [], sent))
+        except BrokenPipeError:
+            pass  # the target stopped reading: its exit status and stderr say why
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        if source is not None:
+            source.close()
+    proc.stdout.close()
+    rc = proc.wait()
+    errfile.seek(0)
+    err = errfile.read()
+    errfile.close()
+    return rc, err, missing
