@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import tempfile
-import shlex
 import time
 from typing import Callable
 
