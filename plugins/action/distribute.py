@@ -166,7 +166,6 @@ class ActionModule(ActionBase):
             result.update(changed=bool(paths), paths=paths, count=len(paths))
             if not paths:
                 return result
-            ssh = self._ssh_command("/bin/sh -c " + shlex.quote(import_cmd), args["compression"])
         if self._task.check_mode:
             return result
         if args["substituters"]:
@@ -198,14 +197,12 @@ class ActionModule(ActionBase):
 
     def _ask_and_stream(self, ssh: list[bytes], paths: list[str], args: dict) -> dict:
         progress = self._progress(args)
-        sources = []
 
         def source_for(missing: list[str]) -> closure_stream.SharedExport:
             progress.start(missing)
-            sources.append(closure_stream.SharedExport(C.DEFAULT_LOCAL_TMP, missing, args["compression"], args["nix_bin_dir"]))
-            return sources[-1]
+            return closure_stream.SharedExport(C.DEFAULT_LOCAL_TMP, missing, args["compression"], args["nix_bin_dir"])
 
-        rc, err, missing = closure_stream.ask_and_stream(ssh, paths, source_for, lambda _m, sent: progress(sent))
+        rc, err, missing = closure_stream.ask_and_stream(ssh, paths, source_for, progress)
         msg = err.decode(errors="replace").strip()[-4000:]
         if rc == 255:
             raise AnsibleConnectionFailure(f"copying store paths: ssh failed: {msg}")

@@ -146,16 +146,16 @@ class SharedExport:
         self._poll_producer()
 
 
-def stream(cmd: list[bytes], source: SharedExport, progress: Callable[[int], None]) -> tuple[int, bytes]:
-    """Runs ``cmd`` (an ssh command) with the export on its stdin; returns (rc, stderr)."""
+def _piped(cmd: list[bytes], feed: Callable[[subprocess.Popen], None], stdout: int) -> tuple[int, bytes]:
+    """Runs ``cmd`` (an ssh command) with ``feed(proc)`` writing its stdin; returns (rc, stderr)."""
     # stderr into a file, not a pipe: a chatty target must not block the stream
     errfile = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errfile)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=stdout, stderr=errfile)
     if proc.stdin is None:  # Popen gave a pipe; for the type checker
         raise AssertionError('proc.stdin')
     try:
         try:
-            source.send(proc.stdin.fileno(), progress)
+            feed(proc)
         except BrokenPipeError:
             pass  # the target stopped reading: its exit status and stderr say why
         try:
@@ -166,13 +166,21 @@ def stream(cmd: list[bytes], source: SharedExport, progress: Callable[[int], Non
         proc.kill()
         proc.wait()
         raise
-    finally:
-        source.close()
+    if proc.stdout is not None:
+        proc.stdout.close()
     rc = proc.wait()
     errfile.seek(0)
     err = errfile.read()
     errfile.close()
     return rc, err
+
+
+def stream(cmd: list[bytes], source: SharedExport, progress: Callable[[int], None]) -> tuple[int, bytes]:
+    """Runs ``cmd`` (an ssh command) with the export on its stdin; returns (rc, stderr)."""
+    try:
+        return _piped(cmd, lambda proc: source.send(proc.stdin.fileno(), progress), subprocess.DEVNULL)
+    finally:
+        source.close()
 
 
 # the target's answer to "which of these do you lack" ends with this line
@@ -195,50 +203,34 @@ def ask_script(nix_store: str, import_cmd: str) -> str:
 
 
 def ask_and_stream(cmd: list[bytes], paths: list[str], source_for: Callable[[list[str]], SharedExport],
-                   progress: Callable[[list[str], int], None]) -> tuple[int, bytes, list[str] | None]:
+                   progress: Callable[[int], None]) -> tuple[int, bytes, list[str] | None]:
     """Runs ``cmd`` (an ssh command running ask_script): asks the target which of ``paths``
     it lacks and streams the export of those (``source_for(missing)``) on the same
     connection, one ssh command as ``nix-copy-closure`` has. Returns (rc, stderr, the
     missing paths in the given order, or None when the target gave no answer)."""
-    errfile = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errfile)
-    if proc.stdin is None or proc.stdout is None:  # Popen gave pipes; for the type checker
-        raise AssertionError('proc pipes')
-    missing: list[str] | None = None
-    source: SharedExport | None = None
-    try:
-        try:
-            proc.stdin.write(("%d\n" % len(paths) + "".join(p + "\n" for p in paths)).encode())
+    answer: dict[str, list[str]] = {}
+    sources: list[SharedExport] = []
+
+    def feed(proc: subprocess.Popen) -> None:
+        proc.stdin.write(("%d\n" % len(paths) + "".join(p + "\n" for p in paths)).encode())
+        proc.stdin.flush()
+        asked, found = set(paths), set()
+        for line in proc.stdout:
+            text = line.decode(errors="replace").strip()
+            if text == END_OF_ANSWER:
+                answer["missing"] = [p for p in paths if p in found]
+                break
+            if text in asked:
+                found.add(text)
+        if answer.get("missing"):
+            sources.append(source_for(answer["missing"]))
+            proc.stdin.write(b"send\n")
             proc.stdin.flush()
-            asked, found = set(paths), set()
-            for line in proc.stdout:
-                text = line.decode(errors="replace").strip()
-                if text == END_OF_ANSWER:
-                    missing = [p for p in paths if p in found]
-                    break
-                if text in asked:
-                    found.add(text)
-            if missing:
-                source = source_for(missing)
-                proc.stdin.write(b"send\n")
-                proc.stdin.flush()
-                source.send(proc.stdin.fileno(), lambda sent: progress(missing or [], sent))
-        except BrokenPipeError:
-            pass  # the target stopped reading: its exit status and stderr say why
-        try:
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
+            sources[0].send(proc.stdin.fileno(), progress)
+
+    try:
+        rc, err = _piped(cmd, feed, subprocess.PIPE)
     finally:
-        if source is not None:
+        for source in sources:
             source.close()
-    proc.stdout.close()
-    rc = proc.wait()
-    errfile.seek(0)
-    err = errfile.read()
-    errfile.close()
-    return rc, err, missing
+    return rc, err, answer.get("missing")

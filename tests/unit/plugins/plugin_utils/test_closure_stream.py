@@ -80,7 +80,7 @@ def asked(tmp_path, paths, has, compression="none"):
     spool = tmp_path / "spool"
     spool.mkdir(exist_ok=True)
     return cs.ask_and_stream(cmd, paths, lambda missing: cs.SharedExport(str(spool), missing, compression),
-                             lambda missing, sent: None)
+                             lambda sent: None)
 
 
 def test_an_asked_copy_sends_only_what_the_target_lacks_on_one_command(tmp_path):
@@ -114,5 +114,5 @@ def test_an_asked_copy_reads_exactly_the_paths_before_the_stream(tmp_path):
 
 def test_a_target_that_cannot_answer_gives_no_answer(tmp_path):
     cmd = [b"/bin/sh", b"-c", cs.ask_script("/nonexistent/nix-store", "cat > /dev/null").encode()]
-    rc, err, missing = cs.ask_and_stream(cmd, [add(tmp_path, "r", "r")], lambda m: None, lambda m, s: None)
+    rc, err, missing = cs.ask_and_stream(cmd, [add(tmp_path, "r", "r")], lambda m: None, lambda sent: None)
     assert rc != 0 and missing is None and b"nix-store" in err
